@@ -10,7 +10,6 @@ from typing import Any
 from litestar import Litestar, asgi
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import HTTPException
-from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -114,7 +113,6 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
             cookie_httponly=False,
             exclude=CSRF_EXEMPT,
         ),
-        middleware=[DefineMiddleware(SiteMiddleware)],
         exception_handlers={
             DomainError: domain_error_handler,
             HTTPException: http_error_handler,
@@ -137,6 +135,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
         request_max_body_size=64 * 1024 * 1024,
         debug=False,
     )
+    # Outside Litestar's router so 404s and other routing errors get the user, flash messages
+    # and security headers too.
+    app.asgi_handler = SiteMiddleware(app.asgi_handler)
     app.state.settings = settings
     app.state.in_process_worker = in_process
     return app

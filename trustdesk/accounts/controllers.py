@@ -51,7 +51,7 @@ class AccountController(Controller):
             return page("accounts/register.html", status=422, form=form, errors=_errors(exc),
                         next=next)
         flash(request, f"Welcome to TrustDesk, {signed.user.display_name}. Your account is ready.")
-        default = "/sell/new" if signed.user.role == "seller" else "/orders"
+        default = "/account" if signed.user.role == "seller" else "/orders"
         return set_session_cookie(Redirect(safe_next(next, default), status_code=303), signed.token)
 
     @get("/login", sync_to_thread=False)
