@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect, Response, Template
 
 from trustdesk.accounts import services
@@ -29,13 +30,13 @@ class AccountController(Controller):
     path = "/"
 
     @get("/register", sync_to_thread=False)
-    def register_page(self, request: Request, role: str = "buyer", next: str = "") -> Template:
+    def register_page(self, request: Request, role: FromQuery[str] = "buyer", next: FromQuery[str] = "") -> Template:
         if current_user(request):
             return Redirect(safe_next(next, "/account"))  # type: ignore[return-value]
         return page("accounts/register.html", form={"role": role}, errors={}, next=next)
 
     @post("/register")
-    async def register(self, request: Request, next: str = "") -> Response:
+    async def register(self, request: Request, next: FromQuery[str] = "") -> Response:
         form: dict[str, Any] = dict(await request.form())
         try:
             await services.register_user(
@@ -51,17 +52,17 @@ class AccountController(Controller):
             return page("accounts/register.html", status=422, form=form, errors=_errors(exc),
                         next=next)
         flash(request, f"Welcome to TrustDesk, {signed.user.display_name}. Your account is ready.")
-        default = "/account" if signed.user.role == "seller" else "/orders"
+        default = "/sell/new" if signed.user.role == "seller" else "/orders"
         return set_session_cookie(Redirect(safe_next(next, default), status_code=303), signed.token)
 
     @get("/login", sync_to_thread=False)
-    def login_page(self, request: Request, next: str = "") -> Response:
+    def login_page(self, request: Request, next: FromQuery[str] = "") -> Response:
         if current_user(request):
             return Redirect(safe_next(next, "/account"))
         return page("accounts/login.html", errors={}, next=next)
 
     @post("/login")
-    async def login(self, request: Request, next: str = "") -> Response:
+    async def login(self, request: Request, next: FromQuery[str] = "") -> Response:
         form = await request.form()
         email = str(form.get("email", ""))
         try:
