@@ -86,7 +86,7 @@ def parse_minor(text: str, currency: str = DEFAULT_CURRENCY) -> int:
     exp = exponent(currency)
     symbol = CURRENCIES[check_currency(currency)][1]
     cleaned = (text or "").strip()
-    for prefix in (symbol, currency.upper(), "Rs.", "Rs", "PKR"):
+    for prefix in sorted({symbol, currency.upper(), "Rs.", "Rs", "PKR"}, key=len, reverse=True):
         if cleaned.upper().startswith(prefix.upper()):
             cleaned = cleaned[len(prefix):].strip()
             break
