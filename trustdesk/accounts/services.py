@@ -16,7 +16,8 @@ from trustdesk.accounts.passwords import (
     needs_rehash,
     verify_password,
 )
-from trustdesk.accounts.tables import LoginAttempt, Session, User
+from trustdesk.accounts.sessions import store
+from trustdesk.accounts.tables import LoginAttempt, User
 from trustdesk.core import audit
 from trustdesk.core.actors import Actor, Role
 from trustdesk.core.clock import aware, now
@@ -165,14 +166,11 @@ async def sign_in(email: str, password: str, *, ip: str = "", user_agent: str = 
     user = await check_credentials(email, password, ip=ip)
     token = secrets.token_urlsafe(32)
     stamp = now()
+    sessions = store()
+    if old_token:
+        await sessions.delete(_hash_token(old_token))
+    await sessions.create(_hash_token(token), user.id, user_agent=user_agent, ip=ip)
     async with write_transaction():
-        if old_token:
-            await Session.delete().where(Session.token_hash == _hash_token(old_token))
-        await Session(
-            token_hash=_hash_token(token), user_id=user.id, created_at=stamp, last_seen_at=stamp,
-            expires_at=stamp + get_settings().session_lifetime, user_agent=user_agent[:255],
-            ip=ip[:64],
-        ).save()
         await User.update({User.last_login: stamp.replace(tzinfo=None)}).where(User.id == user.id)
         await audit.record("accounts:login:succeeded", subject_type="user", subject_id=user.id,
                            actor=_actor(user), data={"ip": ip})
@@ -194,14 +192,12 @@ async def authenticate_for_admin(username: str, password: str) -> int | None:
 
 
 async def sign_out(token: str) -> None:
-    row = await Session.select(Session.id, Session.user_id).where(
-        Session.token_hash == _hash_token(token)).first()
+    row = await store().delete(_hash_token(token))
     if not row:
         return
-    async with write_transaction():
-        await Session.delete().where(Session.id == row["id"])
-        user = await User.select(User.id, User.role).where(User.id == row["user_id"]).first()
-        if user:
+    user = await User.select(User.id, User.role).where(User.id == row["user_id"]).first()
+    if user:
+        async with write_transaction():
             await audit.record("accounts:logout", subject_type="user", subject_id=user["id"],
                                actor=_actor(user))
 
@@ -213,13 +209,10 @@ async def get_session_user(token: str) -> tuple[dict[str, Any], dict[str, Any]] 
     """(session row, user row) for a cookie token, or None if unknown/expired/suspended."""
     if not token or len(token) > 100:
         return None
-    session = await Session.select().where(Session.token_hash == _hash_token(token)).first()
+    session = await store().get(_hash_token(token))
     if not session:
         return None
     stamp = now()
-    if aware(session["expires_at"]) <= stamp:
-        await Session.delete().where(Session.id == session["id"])
-        return None
     user = await User.select(
         User.id, User.email, User.role, User.display_name, User.store_name, User.slug,
         User.active, User.suspended, User.created_at, User.admin,
@@ -231,29 +224,25 @@ async def get_session_user(token: str) -> tuple[dict[str, Any], dict[str, Any]] 
     user["unread"] = await Notification.count().where(
         (Notification.user_id == user["id"]) & Notification.read_at.is_null())
     if stamp - aware(session["last_seen_at"]) > SESSION_TOUCH_INTERVAL:
-        await Session.update({Session.last_seen_at: stamp,
-                              Session.expires_at: stamp + get_settings().session_lifetime}
-                             ).where(Session.id == session["id"])
+        await store().touch(session)
     return session, user
 
 
 async def list_sessions(user_id: int) -> list[dict[str, Any]]:
-    return await Session.select().where(Session.user_id == user_id).order_by(
-        Session.last_seen_at, ascending=False)
+    return await store().list_for(user_id)
 
 
-async def end_other_sessions(user_id: int, keep_session_id: int) -> int:
+async def end_other_sessions(user_id: int, keep_session_id: Any) -> int:
     """Sign out everywhere else; returns how many sessions ended."""
+    ended = await store().delete_others(user_id, keep_session_id)
+    user = await User.select(User.id, User.role).where(User.id == user_id).first()
     async with write_transaction():
-        ended = await Session.delete().where(
-            (Session.user_id == user_id) & (Session.id != keep_session_id)).returning(Session.id)
-        user = await User.select(User.id, User.role).where(User.id == user_id).first()
         await audit.record("accounts:sessions:ended-others", subject_type="user",
-                           subject_id=user_id, actor=_actor(user), data={"count": len(ended)})
-    return len(ended)
+                           subject_id=user_id, actor=_actor(user), data={"count": ended})
+    return ended
 
 
-async def change_password(user_id: int, *, current: str, new: str, keep_session_id: int) -> None:
+async def change_password(user_id: int, *, current: str, new: str, keep_session_id: Any) -> None:
     """Check the current password, store the new one, end every other session."""
     user = await User.objects().where(User.id == user_id).first()
     if user is None:
@@ -270,9 +259,9 @@ async def change_password(user_id: int, *, current: str, new: str, keep_session_
             (User.id == user_id) & (User.version == user.version)).returning(User.id)
         if not rows:
             raise Conflict("Your account changed meanwhile; try again.")
-        await Session.delete().where((Session.user_id == user_id) & (Session.id != keep_session_id))
         await audit.record("accounts:password:changed", subject_type="user", subject_id=user_id,
                            actor=_actor(user))
+    await store().delete_others(user_id, keep_session_id)
 
 
 async def update_profile(user_id: int, *, display_name: str, phone: str = "",
