@@ -5,11 +5,14 @@ Import this module before any tasks module: it sets Dramatiq's global broker.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import threading
 from typing import Any
 
 import dramatiq
+from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_loop_thread
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
@@ -26,29 +29,109 @@ TASK_MODULES = (
 )
 
 
+class HostLoop(EventLoopThread):
+    """Embedded mode: run async actors on the web server's own event loop (no extra thread).
+
+    The web app's PostgreSQL pool lives on that loop, so jobs share it instead of touching a
+    pool bound to another loop.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:  # noqa: D107
+        threading.Thread.__init__(self, daemon=True)
+        self.interrupt_check_ival = 0.1
+        self.logger = log
+        self.loop = loop
+
+    def start(self, *, timeout: float | None = None) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def join(self, timeout: float | None = None) -> None:
+        pass
+
+
+_host_loop: asyncio.AbstractEventLoop | None = None
+
+
+class LoopMiddleware(AsyncIO):
+    """Dramatiq's AsyncIO middleware, or the host loop when the worker runs inside `trustdesk run`."""
+
+    def before_worker_boot(self, broker: Any, worker: Any) -> None:
+        if _host_loop is not None:
+            set_event_loop_thread(HostLoop(_host_loop))
+        else:
+            super().before_worker_boot(broker, worker)
+
+    def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        if _host_loop is not None:
+            set_event_loop_thread(None)
+        else:
+            super().after_worker_shutdown(broker, worker)
+
+
 class DatabaseMiddleware(Middleware):
     """Opens the Piccolo engine (PostgreSQL pool) on the worker's event loop."""
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        from dramatiq.asyncio import get_event_loop_thread
-
         from trustdesk.db import start_pool
 
         loop_thread = get_event_loop_thread()
-        if loop_thread is not None:
+        if loop_thread is not None and _host_loop is None:
             loop_thread.run_coroutine(start_pool())
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
-        from dramatiq.asyncio import get_event_loop_thread
-
         from trustdesk.db import close_pool
 
         loop_thread = get_event_loop_thread()
-        if loop_thread is not None:
+        if loop_thread is not None and _host_loop is None:
             try:
                 loop_thread.run_coroutine(close_pool())
             except Exception:  # noqa: BLE001 - shutting down anyway
                 log.debug("closing pool failed", exc_info=True)
+
+
+class FailedJobs(Middleware):
+    """A message that failed for good (retries exhausted, or a domain error that is never
+    retried) is written to FailedJob, which mediators see in the admin as "Failed jobs"."""
+
+    def after_process_message(self, broker: Any, message: Any, *, result: Any = None,
+                              exception: BaseException | None = None) -> None:
+        if exception is None or not message.failed:
+            return
+        loop_thread = get_event_loop_thread()
+        if loop_thread is None:
+            return
+        try:
+            loop_thread.run_coroutine(record_failed_job(
+                message.actor_name, message.message_id, list(message.args),
+                f"{type(exception).__name__}: {exception}"))
+        except Exception:  # noqa: BLE001 - never let bookkeeping kill the worker
+            log.exception("could not record failed job %s", message.message_id)
+
+
+async def record_failed_job(actor_name: str, message_id: str, args: list[Any], error: str) -> None:
+    import json
+
+    from trustdesk.core.clock import now
+    from trustdesk.core.tables import FailedJob
+
+    await FailedJob.insert(FailedJob(
+        created_at=now(), actor_name=actor_name[:100], message_id=str(message_id)[:64],
+        args=json.dumps(args, default=str), error=error[:4000], resolved=False))
+
+
+def _extra_middleware() -> list[Middleware]:
+    """TRUSTDESK_WORKER_MIDDLEWARE=module:Class,… adds Dramatiq middleware (tests use it to
+    deliver every message twice)."""
+    import importlib
+
+    out: list[Middleware] = []
+    for spec in filter(None, (os.environ.get("TRUSTDESK_WORKER_MIDDLEWARE") or "").split(",")):
+        module_name, _, attr = spec.strip().partition(":")
+        out.append(getattr(importlib.import_module(module_name), attr)())
+    return out
 
 
 def make_broker(url: str) -> dramatiq.Broker:
@@ -63,8 +146,11 @@ def make_broker(url: str) -> dramatiq.Broker:
     else:
         broker = StubBroker()
         broker.emit_after("process_boot")
-    broker.add_middleware(AsyncIO())
+    broker.add_middleware(LoopMiddleware())
     broker.add_middleware(DatabaseMiddleware())
+    broker.add_middleware(FailedJobs())
+    for middleware in _extra_middleware():
+        broker.add_middleware(middleware)
     return broker
 
 
@@ -120,7 +206,13 @@ class InProcessWorker:
         self._lock = threading.Lock()
 
     def start(self) -> None:
+        """Call from the web server's event loop: async actors then run on that loop."""
+        global _host_loop
         import_tasks()
+        try:
+            _host_loop = asyncio.get_running_loop()
+        except RuntimeError:
+            _host_loop = None
         with self._lock:
             if self.worker is None:
                 self.worker = dramatiq.Worker(BROKER, worker_threads=self.threads, worker_timeout=200)
