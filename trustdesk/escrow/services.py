@@ -265,6 +265,115 @@ def _closed_link_message(order: Order) -> str:
     return f"This order is {LABELS[state].lower()}; it cannot be paid."
 
 
+# -- payments ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    """What a provider callback did: funded | failed | refunded (arrived too late) | unchanged."""
+
+    status: str
+    order: Order
+    message: str
+
+
+async def start_payment(order_id: int, buyer_id: int, actor: Actor | None = None, *,
+                        provider: str = "sandbox") -> Payment:
+    """A pending Payment for the buyer of an open link (claims the link for them first).
+
+    Raises InvalidTransition for links already paid, cancelled or expired; NotFound when the
+    link belongs to another buyer; ValidationFailed when sellers try to pay their own link.
+    """
+    actor = actor or Actor(Role.BUYER, buyer_id, "web")
+    async with write_transaction():
+        order = await _load(order_id)
+        if order.state != OrderState.AWAITING_PAYMENT.value:
+            raise InvalidTransition(_closed_link_message(order), current_state=order.state)
+        if await Payment.exists().where((Payment.order == order.id) & (Payment.status == "succeeded")):
+            raise InvalidTransition("This payment link has already been paid. Nothing more is due.",
+                                    current_state=order.state)
+        if order.pay_by and aware(order.pay_by) <= now():
+            raise InvalidTransition(
+                "This payment link has expired, so it cannot be paid. Ask the seller for a new one.",
+                current_state=order.state)
+        await claim_for_buyer(order.id, buyer_id, actor=actor)
+        amount = total(order)
+        stamp = now()
+        payment = Payment(order=order.id, buyer=buyer_id, provider=provider,
+                          reference=secrets.token_urlsafe(24), amount_minor=amount.minor,
+                          currency=amount.currency, status="pending", created_at=stamp)
+        await payment.save()
+        await audit.record("escrow:payment:started", subject_type="order", subject_id=order.id,
+                           actor=actor, data={"payment": payment.reference, "provider": provider,
+                                              "amount_minor": amount.minor})
+    return payment
+
+
+async def get_payment(reference: str) -> tuple[Payment, Order]:
+    payment = await Payment.objects().where(Payment.reference == reference).first() if reference else None
+    if payment is None:
+        raise NotFound("This payment does not exist.")
+    return payment, await get_order(payment.order)
+
+
+async def complete_payment(reference: str, *, succeeded: bool, method: str = "",
+                           provider_ref: str = "", amount_minor: int | None = None,
+                           currency: str | None = None, actor: Actor | None = None) -> PaymentOutcome:
+    """Apply a verified provider callback once: fund the order, or record the failure.
+
+    A repeated callback changes nothing. Money that arrives for a link that can no longer take
+    it (paid by another payment, cancelled, expired) is refunded through the provider.
+    """
+    actor = actor or Actor.system("payment")
+    refund_needed: Payment | None = None
+    async with write_transaction():
+        payment = await Payment.objects().where(Payment.reference == reference).first() if reference else None
+        if payment is None:
+            raise NotFound("This payment does not exist.")
+        order = await _load(payment.order)
+        if payment.status != "pending":
+            return PaymentOutcome("unchanged", order, _repeat_message(payment.status))
+        if (amount_minor is not None and amount_minor != payment.amount_minor) or \
+                (currency is not None and currency != payment.currency):
+            raise ValidationFailed("The provider confirmed a different amount than was asked for.")
+        stamp = now()
+        if not succeeded:
+            await Payment.update({Payment.status: "failed", Payment.completed_at: stamp,
+                                  Payment.provider_ref: provider_ref[:100]}).where(Payment.id == payment.id)
+            await audit.record("escrow:payment:failed", subject_type="order", subject_id=order.id,
+                               actor=actor, data={"payment": payment.reference})
+            return PaymentOutcome("failed", order,
+                                  "The payment did not go through. Nothing was charged; you can try again.")
+        await Payment.update({Payment.method: method[:30], Payment.provider_ref: provider_ref[:100]}).where(
+            Payment.id == payment.id)
+        try:
+            order = await fund_order(order.id, payment_reference=payment.reference, actor=actor)
+        except InvalidTransition as exc:
+            await Payment.update({Payment.status: "refunded", Payment.completed_at: stamp}).where(
+                Payment.id == payment.id)
+            await audit.record("escrow:payment:returned", subject_type="order", subject_id=order.id,
+                               actor=actor, data={"payment": payment.reference, "why": exc.message})
+            refund_needed = payment
+            outcome = PaymentOutcome("refunded", order,
+                                     f"{exc.message} Your payment was returned to you in full.")
+        else:
+            outcome = PaymentOutcome("funded", order,
+                                     "Payment received. TrustDesk now holds it until you confirm delivery.")
+    if refund_needed is not None:
+        from trustdesk.escrow.payments import get_provider
+
+        get_provider(refund_needed.provider).refund(
+            refund_needed.reference, int(refund_needed.amount_minor), refund_needed.currency)
+    return outcome
+
+
+def _repeat_message(status: str) -> str:
+    return {
+        "succeeded": "This payment was already received. Nothing more is due.",
+        "failed": "This payment attempt had failed; nothing was charged.",
+        "refunded": "This payment was returned to you in full.",
+    }.get(status, "This payment was already handled.")
+
+
 async def fund_order(order_id: int, *, payment_reference: str, actor: Actor) -> Order:
     """Payment confirmed: awaiting_payment -> funded; money into escrow; ship_by starts."""
     async with write_transaction():
