@@ -122,6 +122,21 @@ async def record_failed_job(actor_name: str, message_id: str, args: list[Any], e
         args=json.dumps(args, default=str), error=error[:4000], resolved=False))
 
 
+class DeliverTwice(Middleware):
+    """Fault injection for tests: every message is enqueued a second time (same message id),
+    as a broker that redelivers would. Enable with
+    TRUSTDESK_WORKER_MIDDLEWARE=trustdesk.worker:DeliverTwice."""
+
+    copies = 0
+
+    def after_enqueue(self, broker: Any, message: Any, delay: int | None) -> None:
+        if message.options.get("duplicate_of"):
+            return
+        copy = message.copy(options={"duplicate_of": message.message_id})
+        DeliverTwice.copies += 1
+        broker.enqueue(copy, delay=delay)
+
+
 def _extra_middleware() -> list[Middleware]:
     """TRUSTDESK_WORKER_MIDDLEWARE=module:Class,… adds Dramatiq middleware (tests use it to
     deliver every message twice)."""

@@ -315,3 +315,61 @@ class TestLease:
         frozen.advance(timedelta(seconds=31))
         assert await tasks.acquire_lease("b", ttl) is True  # a died: b takes over
         assert await tasks.acquire_lease("a", ttl) is False
+
+
+# -- dispute deadlines (through trustdesk.disputes.deadlines + services) -------------------------
+
+async def open_complaint(reason: str = "damaged", wanted: str = "partial_refund",
+                         amount: int = 100_000) -> tuple[Any, Order, Any, Any]:
+    from trustdesk.disputes import services as dispute_services
+
+    order, seller, buyer = await make_order("delivered")
+    dispute = await dispute_services.open_dispute(
+        order.id, reason=reason, wanted=wanted, wanted_amount_minor=amount,
+        statement="The glass arrived shattered; photos attached later.",
+        actor=Actor(Role.BUYER, buyer.id))
+    return dispute, order, seller, buyer
+
+
+class TestDisputeDeadlines:
+    async def test_silent_seller_on_damaged_complaint_pays_the_mandated_refund(
+            self, frozen: Clock) -> None:
+        from trustdesk.disputes import tasks as dispute_tasks
+        from trustdesk.disputes.tables import Dispute
+
+        dispute, order, _, buyer = await open_complaint(amount=100_000)  # asks less than principal
+        frozen.advance(get_settings().response_window - timedelta(seconds=1))
+        assert await dispute_tasks.apply_deadline("dispute.respond_by", dispute.id) is False
+        frozen.advance(timedelta(seconds=1))
+        assert await dispute_tasks.apply_deadline("dispute.respond_by", dispute.id) is True
+        assert await dispute_tasks.apply_deadline("dispute.respond_by", dispute.id) is False
+        row = await Dispute.select().where(Dispute.id == dispute.id).first()
+        assert row["mandated_refund"] is True
+        # the rule: at least the principal (250,000), whatever the buyer asked for
+        assert await services.account_balance(f"refunds:buyer:{buyer.id}") >= 250_000
+        assert await services.escrow_balance(order.id) == 0
+        assert await ledger_sum() == 0
+
+    async def test_silent_seller_on_other_complaint_is_escalated(self, frozen: Clock) -> None:
+        from trustdesk.disputes import tasks as dispute_tasks
+        from trustdesk.disputes.tables import Dispute
+
+        dispute, order, _, _ = await open_complaint(reason="not_received", wanted="full_refund")
+        drain_queue()
+        frozen.advance(get_settings().response_window + timedelta(minutes=1))
+        report = await tasks.sweep_once()
+        assert report.deadlines.get("dispute.respond_by") == 1
+        await run_queued()
+        row = await Dispute.select().where(Dispute.id == dispute.id).first()
+        assert row["state"] == "escalated"
+        assert (await services.get_order(order.id)).state == "disputed"
+
+    async def test_seller_is_reminded_before_respond_by(self, frozen: Clock) -> None:
+        dispute, _, seller, _ = await open_complaint()
+        frozen.advance(get_settings().response_window - get_settings().reminder_lead
+                       + timedelta(minutes=5))
+        await tasks.sweep_once()
+        await tasks.sweep_once()
+        rows = await Notification.select().where(
+            Notification.dedupe_key.like("reminder.dispute.respond_by:%"))
+        assert [(r["user_id"], r["link"]) for r in rows] == [(seller.id, f"/disputes/{dispute.id}")]

@@ -113,7 +113,7 @@ def _dispute_notes(event: dict[str, Any], data: dict[str, Any]) -> list[tuple[st
         body = summary or "The dispute was resolved. The order page shows the outcome."
         return [("buyer", f"Dispute on {label} resolved", body),
                 ("seller", f"Dispute on {label} resolved", body)]
-    if kind.endswith("overdue"):
+    if kind.endswith("overdue") or data.get("notify") == "mediators":
         body = summary or "A dispute deadline passed without the expected answer."
         return [("mediators", f"Overdue: dispute on {label}", body)]
     body = summary or "There is news on the dispute."
@@ -134,7 +134,7 @@ def _link(event: dict[str, Any], data: dict[str, Any]) -> str:
     if event["subject_type"] == "order":
         return f"/orders/{event['subject_id']}"
     if event["subject_type"] == "dispute":
-        return f"/disputes/{event['subject_id']}"
+        return str(data.get("link") or f"/disputes/{event['subject_id']}")
     if data.get("order_id"):
         return f"/orders/{data['order_id']}"
     return ""

@@ -58,11 +58,12 @@ def use_broker(broker: dramatiq.Broker | None) -> None:
     _target = broker
 
 
-def send(actor_name: str, *args: Any, delay: int | None = None) -> None:
+def send(actor_name: str, *args: Any, delay: int | None = None,
+         options: dict[str, Any] | None = None) -> None:
     """Enqueue a message by actor name (ids and plain values only)."""
     broker = _target or dramatiq.get_broker()
     message = Message(queue_name=QUEUE, actor_name=actor_name, args=tuple(args), kwargs={},
-                      options={})
+                      options=dict(options or {}))
     broker.enqueue(message, delay=delay or None)
 
 

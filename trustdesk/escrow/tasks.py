@@ -67,8 +67,20 @@ async def apply_deadline_job(kind: str, order_id: int, version: int | None = Non
                 **{**core_tasks.JOB_OPTIONS, "time_limit": 300_000})
 async def apply_deadlines_job(kind: str, order_ids: list[int]) -> None:
     """A sweep batch: each order in its own transaction (a retry redoes only what is left)."""
-    for order_id in order_ids:
+    for order_id in await still_due(kind, order_ids):
         await apply_deadline(kind, order_id)
+
+
+async def still_due(kind: str, order_ids: list[int]) -> list[int]:
+    """One read to drop ids that are done already (duplicate sweeps cost a query, not locks)."""
+    rule = ORDER_RULES.get(kind)
+    if rule is None or not order_ids:
+        return []
+    column = getattr(Order, rule.column)
+    rows = await Order.select(Order.id).where(
+        Order.id.is_in([int(i) for i in order_ids]) & Order.state.is_in(sorted(rule.states))
+        & (column <= now())).order_by(Order.id)
+    return [r["id"] for r in rows]
 
 
 async def find_due(at: datetime) -> AsyncIterator[tuple[str, list[int]]]:
