@@ -72,6 +72,21 @@ def is_past(value: datetime | None) -> bool:
     return value is not None and aware(value) <= now()  # type: ignore[operator]
 
 
+def describe_device(user_agent: str | None) -> str:
+    """'Mozilla/5.0 (Linux; Android 14…) … Chrome/120' -> 'Chrome on Android'."""
+    ua = user_agent or ""
+    browser = next((name for key, name in (("Edg/", "Edge"), ("OPR/", "Opera"),
+                    ("SamsungBrowser", "Samsung Internet"), ("Firefox/", "Firefox"),
+                    ("Chrome/", "Chrome"), ("Chromium", "Chromium"), ("Safari/", "Safari"))
+                    if key in ua), "")
+    system = next((name for key, name in (("Android", "Android"), ("iPhone", "iPhone"),
+                   ("iPad", "iPad"), ("Windows", "Windows"), ("Mac OS X", "macOS"),
+                   ("CrOS", "ChromeOS"), ("Linux", "Linux")) if key in ua), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or (ua[:40] if ua else "Unknown device")
+
+
 def build_environment(locale: str = "en") -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -88,6 +103,7 @@ def build_environment(locale: str = "en") -> Environment:
     env.filters["countdown"] = countdown
     env.filters["past"] = is_past
     env.filters["humanize"] = humanize_delta
+    env.filters["device"] = describe_device
     env.globals["LOCALE"] = locale
     env.globals["DIR"] = "rtl" if locale.split("_")[0] in RTL_LOCALES else "ltr"
     env.globals["now"] = now
