@@ -2,24 +2,193 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 
 from trustdesk.accounts.guards import requires_login, requires_seller
 from trustdesk.core import extensions
 from trustdesk.core.actors import Actor, Role
-from trustdesk.core.errors import ValidationFailed
+from trustdesk.core.errors import NotFound, ValidationFailed
 from trustdesk.core.web import CSP_OVERRIDES, FRAMEABLE_PREFIXES, current_user, flash, page
-from trustdesk.ratings import services
+from trustdesk.escrow.states import COMPLETED
+from trustdesk.ratings import badge_serving, chart, forms, scoring, services
+from trustdesk.ratings.domains import origin_host
 from trustdesk.settings import get_settings
+
+log = logging.getLogger("trustdesk.ratings")
+
+# The badge may be embedded anywhere (img, object, iframe); every other page keeps
+# frame-ancestors 'none'. The badge itself needs no scripts, styles or fetches.
+BADGE_CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+             "frame-ancestors *; base-uri 'none'; form-action 'none'")
+CSP_OVERRIDES.setdefault("/badge/", BADGE_CSP)
+if "/badge/" not in FRAMEABLE_PREFIXES:
+    FRAMEABLE_PREFIXES.append("/badge/")
 
 
 def _actor(request: Request) -> Actor:
     user = current_user(request)
     return Actor(Role(user["role"]), user["id"], "web")
+
+
+# -- the badge ---------------------------------------------------------------------------------
+
+_BASE_HEADERS = {
+    "Cache-Control": badge_serving.CACHE_CONTROL,
+    "Vary": "Origin, Referer",
+    "Access-Control-Allow-Origin": "*",
+    "Cross-Origin-Resource-Policy": "cross-origin",
+}
+
+
+def _own_hosts(request: Request) -> tuple[str, ...]:
+    hosts = [origin_host(get_settings().public_url) or ""]
+    host = request.headers.get("host")
+    if host:
+        hosts.append(host.lower())
+    return tuple(h for h in hosts if h)
+
+
+@get("/badge/{name:str}", include_in_schema=False)
+async def badge(request: Request, name: FromPath[str]) -> Response:
+    """/badge/<slug>.svg and /badge/<slug>.js: from memory, 304 on a matching ETag, never 500."""
+    slug, dot, ext = name.rpartition(".")
+    if not dot or ext not in badge_serving.MEDIA:
+        raise NotFoundException()
+    headers = request.headers
+    query = request.query_params
+    origin = origin_host(headers.get("origin")) or origin_host(headers.get("referer"))
+    try:
+        rendered = await badge_serving.SERVER.get(
+            slug.lower()[:100], fmt=ext, style=query.get("style"), lang=query.get("lang"),
+            origin=origin, own_hosts=_own_hosts(request), base_url=get_settings().public_url)
+        out = dict(_BASE_HEADERS)
+    except Exception:  # noqa: BLE001 - a badge is never a 500: neutral, and not cached
+        log.exception("badge failed for %s", name)
+        rendered = badge_serving.BadgeServer(ttl=0)._render(
+            None, None, query.get("style") or "full", query.get("lang") or "en", False, ext, slug,
+            get_settings().public_url)
+        out = {**_BASE_HEADERS, "Cache-Control": "no-store"}
+    out["ETag"] = rendered.etag
+    if badge_serving.etag_matches(headers.get("if-none-match"), rendered.etag):
+        return Response(content=b"", status_code=304, headers=out)
+    return Response(content=rendered.body, media_type=rendered.media_type, headers=out)
+
+
+@get("/bench/hello", include_in_schema=False, sync_to_thread=False)
+def bench_hello() -> Response:
+    """A bare route for bench/badge.py to compare against (only with TRUSTDESK_BENCH_HELLO=1)."""
+    return Response(content=b"hello", media_type="text/plain")
+
+
+# -- public pages --------------------------------------------------------------------------------
+
+@get("/how-trust-works", sync_to_thread=False)
+def how_trust_works() -> Template:
+    return page("ratings/how_trust_works.html", s=scoring, tags=services.TAGS,
+                rating_days=get_settings().rating_window.days,
+                edit_days=get_settings().rating_edit_window.days)
+
+
+def _qr_svg(url: str, scale: int = 4) -> str:
+    import segno
+
+    return segno.make(url, error="m").svg_inline(scale=scale, dark="#1d2521", light="#ffffff",
+                                                  omitsize=False)
+
+
+@get("/sellers/{slug:str}")
+async def seller_page(slug: FromPath[str]) -> Template:
+    profile = await services.seller_profile(slug.lower())
+    url = f"{get_settings().public_url}/sellers/{profile['seller'].slug}"
+    total = sum(profile["distribution"].values())
+    return page("ratings/seller.html", **profile, url=url, total_ratings=total,
+                chart_svg=chart.score_chart(profile["history"]), qr_svg=_qr_svg(url),
+                labels=scoring.LEVEL_LABELS)
+
+
+@get("/sellers/{slug:str}/qr.svg", include_in_schema=False)
+async def seller_qr(slug: FromPath[str]) -> Response:
+    seller = await services.get_seller_by_slug(slug.lower())
+    url = f"{get_settings().public_url}/sellers/{seller.slug}"
+    import segno
+
+    import io
+
+    buffer = io.BytesIO()
+    segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=4)
+    return Response(content=buffer.getvalue(), media_type="image/svg+xml",
+                    headers={"Content-Disposition": f'inline; filename="trustdesk-{seller.slug}.svg"',
+                             "Cache-Control": "public, max-age=3600"})
+
+
+# -- rating, editing, replying -------------------------------------------------------------------
+
+class RatingController(Controller):
+    path = "/ratings"
+    guards = [requires_login]
+
+    @post("/order/{order_id:int}")
+    async def rate(self, request: Request, order_id: FromPath[int]) -> Response:
+        data = forms.rating_form(await request.form())
+        await services.rate_order(order_id, stars=data.stars, text=data.text, tags=data.tags,
+                                  actor=_actor(request))
+        flash(request, "Thank you. Your rating is published on the seller's page.")
+        return Redirect(f"/orders/{order_id}", status_code=303)
+
+    @post("/{rating_id:int}/edit")
+    async def edit(self, request: Request, rating_id: FromPath[int]) -> Response:
+        data = forms.rating_form(await request.form())
+        rating = await services.edit_rating(rating_id, stars=data.stars, text=data.text,
+                                            tags=data.tags, actor=_actor(request))
+        flash(request, "Your rating is updated.")
+        return Redirect(f"/orders/{rating.order}", status_code=303)
+
+    @post("/{rating_id:int}/reply")
+    async def reply(self, request: Request, rating_id: FromPath[int]) -> Response:
+        form = await request.form()
+        rating = await services.reply_to_rating(rating_id, text=form.get("reply", ""),
+                                                actor=_actor(request))
+        flash(request, "Your reply is published under the rating.")
+        return Redirect(f"/orders/{rating.order}", status_code=303)
+
+
+# -- the panel on the order page (escrow renders it) ---------------------------------------------
+
+async def order_panel(order: Any, user: dict[str, Any] | None) -> dict[str, Any]:
+    """Context for ratings/_order_panel.html: the form, the rating, the reply form."""
+    if not user:
+        return {}
+    completed = order.state in {s.value for s in COMPLETED}
+    rating = await services.get_rating_for_order(order.id)
+    if not completed and rating is None:
+        return {"ratings_panel": None}
+    chance = services.rating_chance(order, user["id"], rating is not None)
+    panel: dict[str, Any] = {
+        "rating": rating, "chance": chance, "tags": services.TAGS,
+        "is_buyer": user["id"] == order.buyer, "is_seller": user["id"] == order.seller,
+        "max_text": services.MAX_TEXT,
+    }
+    if rating is not None:
+        until = services.edit_until(rating)
+        from trustdesk.core.clock import now
+
+        panel["can_edit"] = panel["is_buyer"] and now() <= until and not rating.hidden
+        panel["edit_until"] = until
+        panel["can_reply"] = panel["is_seller"] and rating.replied_at is None
+        panel["tag_labels"] = services.tag_labels(rating.tags)
+        panel["tag_list"] = [t for t in rating.tags.split(",") if t]
+    return {"ratings_panel": panel}
+
+
+extensions.ORDER_PAGE.append(order_panel) if order_panel not in extensions.ORDER_PAGE else None
+extensions.register_partial(extensions.ORDER_PAGE_PARTIALS, "ratings/_order_panel.html")
 
 
 # -- /account/integrations ---------------------------------------------------------------------
@@ -78,7 +247,7 @@ class IntegrationsController(Controller):
         return Redirect("/account/integrations", status_code=303)
 
     @post("/domains/{domain_id:int}/verify")
-    async def verify(self, request: Request, domain_id: int) -> Response:
+    async def verify(self, request: Request, domain_id: FromPath[int]) -> Response:
         try:
             row = await services.verify_domain(domain_id, actor=_actor(request),
                                                fetch=_FETCHER_OVERRIDE)
@@ -89,13 +258,13 @@ class IntegrationsController(Controller):
         return Redirect("/account/integrations", status_code=303)
 
     @post("/domains/{domain_id:int}/mark-verified")
-    async def mark_verified(self, request: Request, domain_id: int) -> Response:
+    async def mark_verified(self, request: Request, domain_id: FromPath[int]) -> Response:
         row = await services.mark_domain_verified(domain_id, actor=_actor(request))
         flash(request, f"{row.domain} marked verified (development only).")
         return Redirect("/account/integrations", status_code=303)
 
     @post("/domains/{domain_id:int}/remove")
-    async def remove(self, request: Request, domain_id: int) -> Response:
+    async def remove(self, request: Request, domain_id: FromPath[int]) -> Response:
         await services.remove_domain(domain_id, actor=_actor(request))
         flash(request, "Domain removed. The badge no longer shows your score there.")
         return Redirect("/account/integrations", status_code=303)
@@ -104,5 +273,8 @@ class IntegrationsController(Controller):
 # Tests and the development server may swap the fetcher (None = real HTTPS fetch).
 _FETCHER_OVERRIDE: Any = None
 
-ROUTES: list[Any] = [IntegrationsController]
-_UNUSED = (requires_login, CSP_OVERRIDES, FRAMEABLE_PREFIXES, os)
+ROUTES: list[Any] = [badge, how_trust_works, seller_page, seller_qr, RatingController,
+                     IntegrationsController]
+if os.environ.get("TRUSTDESK_BENCH_HELLO") == "1":
+    ROUTES.append(bench_hello)
+_UNUSED = (NotFound,)

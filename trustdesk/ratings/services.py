@@ -16,7 +16,7 @@ from trustdesk.core import audit, outbox
 from trustdesk.core.actors import Actor, Role
 from trustdesk.core.clock import aware, now
 from trustdesk.core.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
-from trustdesk.db import load_for_update, update_versioned, write_transaction
+from trustdesk.db import after_commit, load_for_update, update_versioned, write_transaction
 from trustdesk.escrow.states import COMPLETED, LABELS, OrderState
 from trustdesk.escrow.tables import Order
 from trustdesk.ratings import domains as dom
@@ -46,7 +46,10 @@ async def bump_seller_record(seller_id: int) -> None:
     Other domains call this after anything that changes a seller's score (disputes resolved,
     orders cancelled for not shipping, a suspension) so badges re-render everywhere.
     """
+    from trustdesk.ratings.badge_serving import invalidate_after_commit
+
     async with write_transaction():
+        after_commit(lambda: invalidate_after_commit(seller_id))
         stamp = now()
         rows = await SellerRecord.update(
             {SellerRecord.version: SellerRecord.version + 1, SellerRecord.updated_at: stamp}

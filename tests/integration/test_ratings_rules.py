@@ -1,0 +1,186 @@
+"""Rating rules: only the buyer of a completed order rates, once, within 30 days; edits in 7 days."""
+
+from datetime import timedelta
+
+import pytest
+
+from tests.support.factories import make_user
+from trustdesk.core.actors import Actor, Role
+from trustdesk.core.clock import now, set_clock
+from trustdesk.core.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
+from trustdesk.core.tables import AuditEntry, OutboxEvent
+from trustdesk.escrow import services as escrow
+from trustdesk.escrow.tables import Payment
+from trustdesk.ratings import services
+from trustdesk.ratings.tables import Rating
+
+
+async def completed_order(seller=None, buyer=None, *, release: bool = True):
+    seller = seller or await make_user("seller")
+    buyer = buyer or await make_user("buyer")
+    order = await escrow.create_order(
+        seller.id, escrow.NewOrder(title="Lawn suit", amount_minor=450000, shipping_minor=25000),
+        actor=Actor(Role.SELLER, seller.id))
+    await escrow.claim_for_buyer(order.id, buyer.id, actor=Actor(Role.BUYER, buyer.id))
+    ref = f"ref-{order.id}"
+    await Payment(order=order.id, buyer=buyer.id, reference=ref, amount_minor=475000,
+                  currency="PKR", created_at=now()).save()
+    await escrow.fund_order(order.id, payment_reference=ref, actor=Actor.system("web"))
+    await escrow.ship_order(order.id, carrier="TCS", tracking_number="T1",
+                            actor=Actor(Role.SELLER, seller.id))
+    if release:
+        await escrow.confirm_delivery(order.id, actor=Actor(Role.BUYER, buyer.id))
+        await escrow.release_funds(order.id, actor=Actor(Role.BUYER, buyer.id))
+    return seller, buyer, order
+
+
+@pytest.fixture
+def clock():
+    moments = {"at": None}
+
+    def move(delta: timedelta) -> None:
+        base = moments["at"] or now()
+        moments["at"] = base + delta
+        set_clock(lambda: moments["at"])
+
+    yield move
+    set_clock(None)
+
+
+class TestRateOrder:
+    async def test_buyer_rates_a_completed_order_once(self) -> None:
+        seller, buyer, order = await completed_order()
+        before = await services.record_version(seller.id)
+        rating = await services.rate_order(order.id, stars=5, text="Lovely fabric", tags=["as_described"],
+                                           actor=Actor(Role.BUYER, buyer.id))
+        assert rating.stars == 5 and rating.tags == "as_described"
+        assert await services.record_version(seller.id) == before + 1
+        assert await OutboxEvent.count().where(OutboxEvent.event_type == "rating.created") == 1
+        assert await AuditEntry.count().where(AuditEntry.action == "ratings:rating:created") == 1
+        with pytest.raises(InvalidTransition, match="already rated"):
+            await services.rate_order(order.id, stars=4, actor=Actor(Role.BUYER, buyer.id))
+        assert await Rating.count() == 1
+
+    async def test_seller_cannot_rate_themselves(self) -> None:
+        seller, _, order = await completed_order()
+        with pytest.raises(NotAllowed):
+            await services.rate_order(order.id, stars=5, actor=Actor(Role.SELLER, seller.id))
+
+    async def test_a_stranger_gets_not_found(self) -> None:
+        _, _, order = await completed_order()
+        stranger = await make_user("buyer")
+        with pytest.raises(NotFound):
+            await services.rate_order(order.id, stars=1, actor=Actor(Role.BUYER, stranger.id))
+
+    async def test_an_unfinished_order_cannot_be_rated(self) -> None:
+        _, buyer, order = await completed_order(release=False)
+        with pytest.raises(InvalidTransition, match="completed"):
+            await services.rate_order(order.id, stars=5, actor=Actor(Role.BUYER, buyer.id))
+        assert await Rating.count() == 0
+
+    async def test_the_rating_window_closes_after_30_days(self, clock) -> None:
+        _, buyer, order = await completed_order()
+        clock(timedelta(days=30, minutes=1))
+        with pytest.raises(InvalidTransition, match="window has closed"):
+            await services.rate_order(order.id, stars=5, actor=Actor(Role.BUYER, buyer.id))
+
+    async def test_rating_on_day_29_is_fine(self, clock) -> None:
+        _, buyer, order = await completed_order()
+        clock(timedelta(days=29))
+        await services.rate_order(order.id, stars=4, actor=Actor(Role.BUYER, buyer.id))
+
+    @pytest.mark.parametrize("stars", [0, 6, "x", "", None, -1])
+    async def test_stars_must_be_1_to_5(self, stars) -> None:
+        _, buyer, order = await completed_order()
+        with pytest.raises(ValidationFailed):
+            await services.rate_order(order.id, stars=stars, actor=Actor(Role.BUYER, buyer.id))
+
+    async def test_text_is_limited_to_2000_characters_and_tags_to_the_list(self) -> None:
+        _, buyer, order = await completed_order()
+        with pytest.raises(ValidationFailed, match="2,000"):
+            await services.rate_order(order.id, stars=5, text="x" * 2001, actor=Actor(Role.BUYER, buyer.id))
+        with pytest.raises(ValidationFailed, match="tags"):
+            await services.rate_order(order.id, stars=5, tags=["bribe"], actor=Actor(Role.BUYER, buyer.id))
+        await services.rate_order(order.id, stars=5, text="x" * 2000, actor=Actor(Role.BUYER, buyer.id))
+
+
+class TestEditAndReply:
+    async def test_edit_within_7_days_then_final(self, clock) -> None:
+        _, buyer, order = await completed_order()
+        rating = await services.rate_order(order.id, stars=2, actor=Actor(Role.BUYER, buyer.id))
+        clock(timedelta(days=6))
+        edited = await services.edit_rating(rating.id, stars=4, text="Sorted out",
+                                            actor=Actor(Role.BUYER, buyer.id))
+        assert edited.stars == 4 and edited.edited_at is not None
+        clock(timedelta(days=1, minutes=1))
+        with pytest.raises(InvalidTransition, match="final"):
+            await services.edit_rating(rating.id, stars=5, actor=Actor(Role.BUYER, buyer.id))
+
+    async def test_only_the_buyer_edits(self) -> None:
+        seller, buyer, order = await completed_order()
+        rating = await services.rate_order(order.id, stars=2, actor=Actor(Role.BUYER, buyer.id))
+        with pytest.raises(NotFound):
+            await services.edit_rating(rating.id, stars=5, actor=Actor(Role.SELLER, seller.id))
+
+    async def test_seller_replies_once(self) -> None:
+        seller, buyer, order = await completed_order()
+        rating = await services.rate_order(order.id, stars=3, actor=Actor(Role.BUYER, buyer.id))
+        with pytest.raises(NotFound):
+            await services.reply_to_rating(rating.id, text="Hi", actor=Actor(Role.BUYER, buyer.id))
+        await services.reply_to_rating(rating.id, text="Sorry for the delay.",
+                                       actor=Actor(Role.SELLER, seller.id))
+        with pytest.raises(InvalidTransition, match="already replied"):
+            await services.reply_to_rating(rating.id, text="Again", actor=Actor(Role.SELLER, seller.id))
+
+
+class TestHide:
+    async def test_hidden_rating_still_counts_unless_fraud(self) -> None:
+        seller, buyer, order = await completed_order()
+        rating = await services.rate_order(order.id, stars=1, actor=Actor(Role.BUYER, buyer.id))
+        mediator = await make_user("mediator")
+        low = await services.seller_score(seller.id)
+        with pytest.raises(NotAllowed):
+            await services.hide_rating(rating.id, reason="abusive words", actor=Actor(Role.SELLER, seller.id))
+        await services.hide_rating(rating.id, reason="abusive words", actor=Actor(Role.MEDIATOR, mediator.id))
+        assert (await services.seller_score(seller.id)).rating_count == 1
+        assert (await services.seller_score(seller.id)).score == low.score
+        assert await AuditEntry.count().where(AuditEntry.action == "ratings:rating:hidden") == 1
+
+    async def test_hidden_for_fraud_leaves_the_score(self) -> None:
+        seller, buyer, order = await completed_order()
+        rating = await services.rate_order(order.id, stars=1, actor=Actor(Role.BUYER, buyer.id))
+        mediator = await make_user("mediator")
+        await services.hide_rating(rating.id, reason="fake order ring", fraud=True,
+                                   actor=Actor(Role.MEDIATOR, mediator.id))
+        score = await services.seller_score(seller.id)
+        assert score.rating_count == 0 and score.defect_orders == 0
+
+
+class TestHttp:
+    async def test_buyer_rates_through_the_order_page(self, client) -> None:
+        from tests.integration.conftest import post_form
+        from tests.support.factories import login
+
+        seller, buyer, order = await completed_order()
+        await login(client, buyer)
+        page = await client.get(f"/orders/{order.id}")
+        assert page.status_code == 200
+        assert f'action="/ratings/order/{order.id}"' in page.text
+        response = await post_form(client, f"/ratings/order/{order.id}",
+                                   {"stars": "4", "text": "Good <b>cloth</b>", "tags": ["fast_shipping", "responsive"]},
+                                   token_from=f"/orders/{order.id}")
+        assert response.status_code == 200
+        rating = await services.get_rating_for_order(order.id)
+        assert rating.stars == 4 and rating.tags == "fast_shipping,responsive"
+        public = await client.get(f"/sellers/{seller.slug}")
+        assert "Good &lt;b&gt;cloth&lt;/b&gt;" in public.text
+
+    async def test_seller_page_is_public_and_404_for_unknown(self, client) -> None:
+        seller, buyer, order = await completed_order()
+        await services.rate_order(order.id, stars=5, text="Great", actor=Actor(Role.BUYER, buyer.id))
+        response = await client.get(f"/sellers/{seller.slug}")
+        assert response.status_code == 200
+        assert "score-chart" in response.text and "<svg" in response.text
+        assert "Dispute record" in response.text
+        assert (await client.get("/sellers/nobody-here")).status_code == 404
+        assert (await client.get("/how-trust-works")).status_code == 200

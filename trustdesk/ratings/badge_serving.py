@@ -1,0 +1,235 @@
+"""Serving badges from memory, kept true by a per-seller version number in the database.
+
+Warm path: one indexed lookup (slug -> seller id, store name, suspended, record version), itself
+cached for VERSION_TTL seconds, then a dict hit on (seller, style, lang, verified, format).
+A change anywhere bumps td_seller_record.version (see services.bump_seller_record); every web
+process sees the new version on its next lookup and re-renders. All caches are bounded LRUs,
+so requests for random slugs cannot grow memory without limit.
+
+Trade-off of VERSION_TTL: with 1 s, a warm badge costs no database round trip at all for most
+requests (the whole point under load), and a change reaches other web processes within 1 s;
+this process invalidates at once after its own commits. Browsers and CDNs may hold a badge
+for max-age=300 anyway, so a one-second staleness window adds nothing users could notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from trustdesk.ratings import badge as render
+from trustdesk.ratings import domains as dom
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
+VERSION_TTL = float(os.environ.get("TRUSTDESK_BADGE_VERSION_TTL", "1.0"))
+CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=600"
+MEDIA = {"svg": "image/svg+xml; charset=utf-8", "js": "application/javascript; charset=utf-8"}
+
+
+class LRU(Generic[K, V]):
+    """A small bounded LRU (OrderedDict); not thread-safe, used from one event loop."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self.data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self.data.get(key)
+        if value is not None:
+            self.data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self.data[key] = value
+        self.data.move_to_end(key)
+        while len(self.data) > self.maxsize:
+            self.data.popitem(last=False)
+
+    def pop(self, key: K) -> None:
+        self.data.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def clear(self) -> None:
+        self.data.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class SellerRef:
+    seller_id: int
+    slug: str
+    stamp: tuple[int, str]  # (record version, store name): anything that changes the image
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    body: bytes
+    etag: str
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class SellerBadge:
+    stamp: tuple[int, str]
+    data: render.BadgeData
+    domains: frozenset[str]
+
+
+_MISSING = object()
+
+
+class BadgeServer:
+    def __init__(self, ttl: float = VERSION_TTL, max_sellers: int = 4096, max_unknown: int = 1024,
+                 max_rendered: int = 8192) -> None:
+        self.ttl = ttl
+        self.lookups: LRU[str, tuple[float, SellerRef]] = LRU(max_sellers)
+        self.unknown: LRU[str, float] = LRU(max_unknown)  # separate: floods cannot evict sellers
+        self.sellers: LRU[int, SellerBadge] = LRU(max_sellers)
+        self.rendered: LRU[tuple[Any, ...], tuple[tuple[int, str] | None, Rendered]] = LRU(max_rendered)
+        self._inflight: dict[int, asyncio.Future[SellerBadge]] = {}
+        self.db_lookups = 0  # counters for tests and the benchmark
+        self.renders = 0
+
+    # -- invalidation ------------------------------------------------------------------------
+    def invalidate(self, seller_id: int) -> None:
+        """Forget a seller here at once (other processes notice the version within ttl)."""
+        self.sellers.pop(seller_id)
+        for slug, (_, ref) in list(self.lookups.data.items()):
+            if ref.seller_id == seller_id:
+                self.lookups.pop(slug)
+
+    def clear(self) -> None:
+        self.lookups.clear()
+        self.unknown.clear()
+        self.sellers.clear()
+        self.rendered.clear()
+
+    # -- lookups -----------------------------------------------------------------------------
+    async def lookup(self, slug: str) -> SellerRef | None:
+        if not SLUG_RE.match(slug):
+            return None
+        clock = time.monotonic()
+        hit = self.lookups.get(slug)
+        if hit is not None and clock - hit[0] < self.ttl:
+            return hit[1]
+        miss = self.unknown.get(slug)
+        if miss is not None and clock - miss < self.ttl:
+            return None
+        ref = await self._query(slug)
+        if ref is None:
+            self.lookups.pop(slug)
+            self.unknown.put(slug, clock)
+        else:
+            self.unknown.pop(slug)
+            self.lookups.put(slug, (clock, ref))
+        return ref
+
+    async def _query(self, slug: str) -> SellerRef | None:
+        from trustdesk.accounts.tables import User
+
+        self.db_lookups += 1
+        rows = await User.raw(
+            "SELECT u.id, u.store_name, u.suspended, u.active, u.role, r.version "
+            "FROM td_user u LEFT JOIN td_seller_record r ON r.seller_id = u.id "
+            "WHERE u.slug = {}", slug)
+        if not rows:
+            return None
+        row = rows[0]
+        if row["role"] != "seller" or row["suspended"] or not row["active"]:
+            return None
+        return SellerRef(row["id"], slug, (int(row["version"] or 0), row["store_name"] or ""))
+
+    async def seller_badge(self, ref: SellerRef) -> SellerBadge:
+        cached = self.sellers.get(ref.seller_id)
+        if cached is not None and cached.stamp == ref.stamp:
+            return cached
+        flight = self._inflight.get(ref.seller_id)
+        if flight is not None:  # one rebuild per seller at a time (no thundering herd)
+            return await asyncio.shield(flight)
+        future: asyncio.Future[SellerBadge] = asyncio.get_running_loop().create_future()
+        self._inflight[ref.seller_id] = future
+        try:
+            built = await self._build(ref)
+            self.sellers.put(ref.seller_id, built)
+            future.set_result(built)
+            return built
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # mark retrieved
+            raise
+        finally:
+            self._inflight.pop(ref.seller_id, None)
+
+    async def _build(self, ref: SellerRef) -> SellerBadge:
+        from trustdesk.ratings import services
+
+        score = await services.seller_score(ref.seller_id)
+        domains = await services.list_verified_domains(ref.seller_id)
+        data = render.BadgeData(store_name=ref.stamp[1], score=score.score, level=score.level.value,
+                                completed_orders=score.completed_orders,
+                                rating_count=score.rating_count)
+        return SellerBadge(ref.stamp, data, frozenset(domains))
+
+    # -- the badge ---------------------------------------------------------------------------
+    async def get(self, slug: str, *, fmt: str, style: str | None, lang: str | None,
+                  origin: str | None, own_hosts: tuple[str, ...], base_url: str) -> Rendered:
+        style, lang = render.normalise_style(style), render.normalise_lang(lang)
+        ref = await self.lookup(slug)
+        if ref is None:
+            return self._render(None, None, style, lang, False, fmt, slug, base_url)
+        seller = await self.seller_badge(ref)
+        verified = bool(origin) and (origin in own_hosts or dom.matches(origin, seller.domains))
+        return self._render(ref, seller, style, lang, verified, fmt, slug, base_url)
+
+    def _render(self, ref: SellerRef | None, seller: SellerBadge | None, style: str, lang: str,
+                verified: bool, fmt: str, slug: str, base_url: str) -> Rendered:
+        # unknown slugs all share one key per (style, lang, format): nothing grows with them
+        key = (ref.seller_id if ref else None, style, lang, verified, fmt)
+        stamp = ref.stamp if ref else None
+        hit = self.rendered.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        self.renders += 1
+        svg = render.render_svg(seller.data if seller else None, style=style, lang=lang,
+                                verified=verified)
+        if fmt == "js":
+            texts = render.TEXT[lang]
+            if ref is None:
+                link, title, js_slug = base_url + "/how-trust-works", texts["unknown"], "unknown"
+            else:
+                link, title, js_slug = f"{base_url}/sellers/{ref.slug}", texts["see"], ref.slug
+            body = render.render_js(svg, link=link, title=title, slug=js_slug)
+        else:
+            body = svg
+        raw = body.encode()
+        etag = '"' + hashlib.blake2b(raw, digest_size=12).hexdigest() + '"'
+        rendered = Rendered(raw, etag, MEDIA[fmt])
+        self.rendered.put(key, (stamp, rendered))
+        return rendered
+
+
+SERVER = BadgeServer()
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    tags = [t.strip() for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags or f"W/{etag}" in tags
+
+
+def invalidate_after_commit(seller_id: int) -> None:
+    SERVER.invalidate(seller_id)
+
+
+_UNUSED = (_MISSING,)
