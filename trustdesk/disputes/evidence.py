@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 import unicodedata
 import uuid
 import warnings
@@ -368,6 +367,18 @@ async def store_evidence(dispute_id: int, uploads: list[UploadLike], actor: Any)
     return await services.add_evidence(dispute_id, uploads=uploads, actor=actor)
 
 
+class BytesUpload:
+    """An upload from bytes already in memory (the API, demo data, tests)."""
+
+    def __init__(self, filename: str | None, data: bytes, content_type: str | None = None) -> None:
+        self.filename = filename
+        self.content_type = content_type
+        self._stream = io.BytesIO(data)
+
+    async def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+
 # -- streamed multipart for the web forms ----------------------------------------------------
 
 class SpooledUpload:
@@ -551,5 +562,3 @@ def stored_files() -> list[str]:
         return []
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
-
-_ = tempfile  # scratch files live under data_path so they share a filesystem with blobs
