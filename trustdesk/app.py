@@ -128,7 +128,9 @@ def create_app(settings: Settings | None = None, *, with_worker: bool | None = N
                 '`{"error": {"code", "message", "field"?}}`.'
             ),
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin(path="/scalar")],
+            # partner API: UIs from /static/vendor (no CDN) and the bearer security scheme
+            render_plugins=importlib.import_module("trustdesk.partners.openapi").render_plugins(),
+            components=importlib.import_module("trustdesk.partners.openapi").components(),
         ),
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
