@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect, Response, Template
 
 from trustdesk.core.actors import Actor, Role
@@ -25,6 +26,7 @@ from trustdesk.disputes.forms import (
 )
 from trustdesk.disputes.guards import csrf_error, header_token_ok, requires_login, token_checker
 from trustdesk.disputes.states import (
+    LABELS,
     OUTCOME_LABELS,
     REASON_LABELS,
     WANTED_LABELS,
@@ -91,7 +93,7 @@ class DisputeController(Controller):
     # -- filing ------------------------------------------------------------------------------
 
     @get("/orders/{order_id:int}/dispute/new")
-    async def new(self, request: Request, order_id: int) -> Template:
+    async def new(self, request: Request, order_id: FromPath[int]) -> Template:
         user = current_user(request)
         order = await get_order_for(order_id, user)
         return await self._new_page(request, order, form=ComplaintForm(), errors={})
@@ -108,7 +110,7 @@ class DisputeController(Controller):
                     can_file=ok, why=why, **_choices())
 
     @post("/orders/{order_id:int}/dispute", opt=UPLOAD_OPT)
-    async def create(self, request: Request, order_id: int) -> Response:
+    async def create(self, request: Request, order_id: FromPath[int]) -> Response:
         user = current_user(request)
         order = await get_order_for(order_id, user)
         form = ComplaintForm()
@@ -142,7 +144,7 @@ class DisputeController(Controller):
         return page("disputes/list.html", rows=rows)
 
     @get("/disputes/{dispute_id:int}")
-    async def show(self, request: Request, dispute_id: int) -> Template:
+    async def show(self, request: Request, dispute_id: FromPath[int]) -> Template:
         user = current_user(request)
         dispute = await services.get_dispute_for(dispute_id, user)
         role = services.viewer_role(dispute, user)
@@ -166,7 +168,7 @@ class DisputeController(Controller):
     # -- answers ---------------------------------------------------------------------------------
 
     @post("/disputes/{dispute_id:int}/respond", opt=UPLOAD_OPT)
-    async def respond(self, request: Request, dispute_id: int) -> Response:
+    async def respond(self, request: Request, dispute_id: FromPath[int]) -> Response:
         dispute = await services.get_dispute_for(dispute_id, current_user(request))
         parsed = await _read_form(request)
         try:
@@ -187,13 +189,13 @@ class DisputeController(Controller):
         return Redirect(f"/disputes/{dispute_id}", status_code=303)
 
     @post("/disputes/{dispute_id:int}/accept")
-    async def accept(self, request: Request, dispute_id: int) -> Response:
+    async def accept(self, request: Request, dispute_id: FromPath[int]) -> Response:
         await services.accept_offer(dispute_id, actor=_actor(request))
         flash(request, "You accepted the offer.")
         return Redirect(f"/disputes/{dispute_id}", status_code=303)
 
     @post("/disputes/{dispute_id:int}/reject")
-    async def reject(self, request: Request, dispute_id: int) -> Response:
+    async def reject(self, request: Request, dispute_id: FromPath[int]) -> Response:
         form = await request.form()
         await services.reject_offer(dispute_id, statement=str(form.get("statement", "")),
                                     actor=_actor(request))
@@ -201,7 +203,7 @@ class DisputeController(Controller):
         return Redirect(f"/disputes/{dispute_id}", status_code=303)
 
     @post("/disputes/{dispute_id:int}/withdraw")
-    async def withdraw(self, request: Request, dispute_id: int) -> Response:
+    async def withdraw(self, request: Request, dispute_id: FromPath[int]) -> Response:
         form = await request.form()
         await services.withdraw(dispute_id, statement=str(form.get("statement", "")),
                                 actor=_actor(request))
@@ -209,20 +211,20 @@ class DisputeController(Controller):
         return Redirect(f"/disputes/{dispute_id}", status_code=303)
 
     @post("/disputes/{dispute_id:int}/mediator")
-    async def ask_mediator(self, request: Request, dispute_id: int) -> Response:
+    async def ask_mediator(self, request: Request, dispute_id: FromPath[int]) -> Response:
         await services.request_mediator(dispute_id, actor=_actor(request))
         flash(request, "A mediator will look at this dispute.")
         return Redirect(f"/disputes/{dispute_id}", status_code=303)
 
     @post("/disputes/{dispute_id:int}/messages")
-    async def message(self, request: Request, dispute_id: int) -> Response:
+    async def message(self, request: Request, dispute_id: FromPath[int]) -> Response:
         form = from_fields(MessageForm, dict(await request.form()))
         await services.post_message(dispute_id, body=form.body, actor=_actor(request))
         flash(request, "Message sent.")
         return Redirect(f"/disputes/{dispute_id}#messages", status_code=303)
 
     @post("/disputes/{dispute_id:int}/evidence", opt=UPLOAD_OPT)
-    async def add_evidence(self, request: Request, dispute_id: int) -> Response:
+    async def add_evidence(self, request: Request, dispute_id: FromPath[int]) -> Response:
         await services.get_dispute_for(dispute_id, current_user(request))
         parsed = await _read_form(request)
         try:
@@ -235,7 +237,7 @@ class DisputeController(Controller):
         return Redirect(f"/disputes/{dispute_id}#evidence", status_code=303)
 
     @post("/disputes/{dispute_id:int}/return-shipped")
-    async def return_shipped(self, request: Request, dispute_id: int) -> Response:
+    async def return_shipped(self, request: Request, dispute_id: FromPath[int]) -> Response:
         form = from_fields(ReturnShippedForm, dict(await request.form()))
         await services.mark_return_shipped(dispute_id, carrier=form.carrier, tracking=form.tracking,
                                            actor=_actor(request))
@@ -243,7 +245,7 @@ class DisputeController(Controller):
         return Redirect(f"/disputes/{dispute_id}", status_code=303)
 
     @post("/disputes/{dispute_id:int}/return-received")
-    async def return_received(self, request: Request, dispute_id: int) -> Response:
+    async def return_received(self, request: Request, dispute_id: FromPath[int]) -> Response:
         await services.confirm_return_received(dispute_id, actor=_actor(request))
         flash(request, "Return confirmed; the refund has been paid.")
         return Redirect(f"/disputes/{dispute_id}", status_code=303)
@@ -251,7 +253,7 @@ class DisputeController(Controller):
     # -- files -------------------------------------------------------------------------------
 
     @get("/disputes/{dispute_id:int}/evidence/{evidence_id:int}")
-    async def evidence_file(self, request: Request, dispute_id: int, evidence_id: int) -> Response:
+    async def evidence_file(self, request: Request, dispute_id: int, evidence_id: FromPath[int]) -> Response:
         row = await services.get_evidence_for(dispute_id, evidence_id, current_user(request))
         try:
             data = ev.read_blob(row["sha256"])
@@ -268,7 +270,7 @@ class DisputeController(Controller):
         })
 
     @get("/disputes/{dispute_id:int}/case-file.zip")
-    async def case_file(self, request: Request, dispute_id: int) -> Response:
+    async def case_file(self, request: Request, dispute_id: FromPath[int]) -> Response:
         await services.get_dispute_for(dispute_id, current_user(request))
         name, data = await casefile.build_case_file(dispute_id)
         return Response(content=data, media_type="application/zip", headers={
@@ -332,7 +334,8 @@ async def order_todos(order_ids: list[int], user: dict[str, Any]) -> dict[int, d
             todo = "A mediator is deciding the dispute"
         else:
             todo = f"Waiting for the {turn}" if turn else ""
-        out[d.order] = {"todo": todo, "link": f"/disputes/{d.id}", "label": "Open dispute",
+        out[d.order] = {"todo": todo, "link": f"/disputes/{d.id}",
+                        "label": f"In dispute: {LABELS[DisputeState(d.state)].lower()}",
                         "yours": "1" if mine and turn == mine else ""}
     return out
 
