@@ -14,7 +14,7 @@ from typing import Any
 import dramatiq
 from dramatiq.asyncio import EventLoopThread, get_event_loop_thread, set_event_loop_thread
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AsyncIO, Middleware
+from dramatiq.middleware import AsyncIO, Middleware, Retries
 
 from trustdesk.settings import get_settings
 
@@ -163,7 +163,7 @@ def make_broker(url: str) -> dramatiq.Broker:
         broker.emit_after("process_boot")
     broker.add_middleware(LoopMiddleware())
     broker.add_middleware(DatabaseMiddleware())
-    broker.add_middleware(FailedJobs())
+    broker.add_middleware(FailedJobs(), before=Retries)  # after_* hooks run in reverse: see Retries
     for middleware in _extra_middleware():
         broker.add_middleware(middleware)
     return broker
