@@ -41,6 +41,17 @@ async def fund(order_id: int) -> None:
 
 
 @pytest.fixture
+async def client(app: Any) -> Any:
+    """The app on the test's own event loop (Litestar's AsyncTestClient runs it on a portal loop in
+    another thread, where the PostgreSQL pool of this loop cannot be used)."""
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
+        yield c
+
+
+@pytest.fixture
 async def seller() -> Any:
     return await make_user("seller")
 
