@@ -113,13 +113,14 @@ def _compact(data: BadgeData | None, kind: str, colour: str, headline: str,
     x_brand = brand_x + lw / 2
     x_value = (rw / 2) if rtl else (lw + rw / 2)
     brand_fill = "#1d2521"
+    weight = "" if rtl else ' font-weight="bold"'  # Urdu glyphs often lack a bold face
     body = (
         f'<rect width="{width}" height="{height}" rx="5" fill="{colour}"/>'
         f'<rect x="{brand_x}" width="{lw}" height="{height}" rx="5" fill="{brand_fill}"/>'
         f'<rect x="{filler_x}" width="6" height="{height}" fill="{brand_fill}"/>'
         f'<g fill="#fff" font-family="{FONT}" font-size="{size:.0f}" text-anchor="middle">'
         f'<text x="{x_brand:.0f}" y="18">{escape(left)}</text>'
-        f'<text x="{x_value:.0f}" y="18" font-weight="bold">{escape(right)}</text></g>'
+        f'<text x="{x_value:.0f}" y="18"{weight}>{escape(right)}</text></g>'
     )
     return _svg(width, height, label, body)
 

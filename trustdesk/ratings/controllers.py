@@ -187,7 +187,18 @@ async def order_panel(order: Any, user: dict[str, Any] | None) -> dict[str, Any]
     return {"ratings_panel": panel}
 
 
-extensions.ORDER_PAGE.append(order_panel) if order_panel not in extensions.ORDER_PAGE else None
+async def rating_todos(order_ids: list[int], user: dict[str, Any] | None) -> dict[int, dict[str, str]]:
+    """On /orders: completed purchases the buyer can still rate get a "Rate the seller" to-do."""
+    if not user or user.get("role") != Role.BUYER.value:
+        return {}
+    ids = await services.rateable_orders(order_ids, user["id"])
+    return {i: {"todo": "Rate the seller", "link": f"/orders/{i}#rate-h"} for i in ids}
+
+
+if order_panel not in extensions.ORDER_PAGE:
+    extensions.ORDER_PAGE.append(order_panel)
+if rating_todos not in extensions.ORDER_LIST_TODOS:
+    extensions.ORDER_LIST_TODOS.append(rating_todos)
 extensions.register_partial(extensions.ORDER_PAGE_PARTIALS, "ratings/_order_panel.html")
 
 

@@ -490,3 +490,19 @@ async def remove_domain(domain_id: int, *, actor: Actor) -> None:
 
 
 _UNUSED = (Conflict,)
+
+
+async def rateable_orders(order_ids: list[int], buyer_id: int) -> list[int]:
+    """Which of these orders the buyer may still rate (completed, unrated, window open)."""
+    if not order_ids:
+        return []
+    rows = await Order.select(Order.id, Order.closed_at).where(
+        Order.id.is_in(order_ids) & (Order.buyer == buyer_id)
+        & Order.state.is_in(list(COMPLETED_VALUES)))
+    if not rows:
+        return []
+    rated = {r["order"] for r in await Rating.select(Rating.order).where(
+        Rating.order.is_in([r["id"] for r in rows]))}
+    cutoff = now() - get_settings().rating_window
+    return [r["id"] for r in rows
+            if r["id"] not in rated and r["closed_at"] is not None and aware(r["closed_at"]) > cutoff]
