@@ -145,6 +145,10 @@ class DisputeController(Controller):
 
     @get("/disputes/{dispute_id:int}")
     async def show(self, request: Request, dispute_id: FromPath[int]) -> Template:
+        return await self._show_page(request, dispute_id)
+
+    async def _show_page(self, request: Request, dispute_id: int, *, status: int = 200,
+                         errors: dict[str, str] | None = None) -> Template:
         user = current_user(request)
         dispute = await services.get_dispute_for(dispute_id, user)
         role = services.viewer_role(dispute, user)
@@ -157,10 +161,11 @@ class DisputeController(Controller):
         evidence = await services.list_evidence(dispute.id)
         ledger_rows = await list_ledger(order.id)
         actions = [a.value for a in available_actions(dispute.state, role)]
-        return page("disputes/show.html", dispute=dispute, order=order, role=role.value,
-                    people=people, events=events, evidence=evidence, ledger=ledger_rows,
-                    actions=actions, info=services.describe(dispute), carriers=CARRIERS,
-                    outcome_labels={o.value: l for o, l in OUTCOME_LABELS.items()},
+        return page("disputes/show.html", status=status, dispute=dispute, order=order,
+                    role=role.value, people=people, events=events, evidence=evidence,
+                    ledger=ledger_rows, actions=actions, info=services.describe(dispute),
+                    carriers=CARRIERS, errors=errors or {},
+                    outcome_labels={o.value: label for o, label in OUTCOME_LABELS.items()},
                     is_quality=policy.is_quality(dispute.reason),
                     open=dispute.state not in (DisputeState.RESOLVED.value, DisputeState.WITHDRAWN.value),
                     **_choices())
@@ -170,7 +175,11 @@ class DisputeController(Controller):
     @post("/disputes/{dispute_id:int}/respond", opt=UPLOAD_OPT)
     async def respond(self, request: Request, dispute_id: FromPath[int]) -> Response:
         dispute = await services.get_dispute_for(dispute_id, current_user(request))
-        parsed = await _read_form(request)
+        try:
+            parsed = await _read_form(request)
+        except ev.EvidenceRejected as exc:
+            return await self._show_page(request, dispute_id, status=exc.status_code,
+                                         errors={"respond": exc.message})
         try:
             form = from_fields(RespondForm, parsed.fields)
             amount = None
@@ -180,6 +189,9 @@ class DisputeController(Controller):
                                    keep_item=form.keep_item, statement=form.statement,
                                    return_address=form.return_address,
                                    uploads=parsed.uploads or None, actor=_actor(request))
+        except (ev.EvidenceRejected, ValidationFailed) as exc:
+            return await self._show_page(request, dispute_id, status=exc.status_code,
+                                         errors={"respond": exc.message})
         finally:
             parsed.close()
         flash(request, {"accept_full_refund": "You accepted a full refund; the buyer has been refunded.",
@@ -226,11 +238,15 @@ class DisputeController(Controller):
     @post("/disputes/{dispute_id:int}/evidence", opt=UPLOAD_OPT)
     async def add_evidence(self, request: Request, dispute_id: FromPath[int]) -> Response:
         await services.get_dispute_for(dispute_id, current_user(request))
-        parsed = await _read_form(request)
+        parsed = ev.ParsedForm()
         try:
+            parsed = await _read_form(request)
             rows = await services.add_evidence(dispute_id, uploads=parsed.uploads,
                                                note=parsed.fields.get("note", ""),
                                                actor=_actor(request))
+        except ev.EvidenceRejected as exc:
+            return await self._show_page(request, dispute_id, status=exc.status_code,
+                                         errors={"evidence": exc.message})
         finally:
             parsed.close()
         flash(request, f"{len(rows)} file{'s' if len(rows) != 1 else ''} filed as evidence.")

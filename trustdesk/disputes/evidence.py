@@ -415,6 +415,25 @@ class ParsedForm:
             upload.close()
 
 
+_PARAM = re.compile(r';\s*([A-Za-z0-9_*-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]*))')
+
+
+def disposition_params(header: str) -> dict[str, str]:
+    """name/filename from Content-Disposition, kept raw (no path stripping): the intake
+    decides what a bad name is, so a Windows path is refused rather than silently trimmed."""
+    out: dict[str, str] = {}
+    for key, quoted, bare in _PARAM.findall(header):
+        value = quoted.replace('\\"', '"') if quoted or not bare else bare.strip()
+        key = key.lower()
+        if key == "filename*" and "''" in value:
+            from urllib.parse import unquote
+
+            out["filename"] = unquote(value.split("''", 1)[1])
+        elif key not in out:
+            out[key] = value
+    return out
+
+
 class _Reader:
     """python-multipart callbacks: fields to memory (bounded), files to scratch (bounded)."""
 
@@ -451,13 +470,11 @@ class _Reader:
         self._hvalue = b""
 
     def on_headers_finished(self) -> None:
-        from python_multipart.multipart import parse_options_header
-
-        _, params = parse_options_header(self.headers.get("content-disposition", ""))
-        self.name = params.get(b"name", b"").decode("utf-8", "replace")
-        filename = params.get(b"filename")
+        params = disposition_params(self.headers.get("content-disposition", ""))
+        self.name = params.get("name", "")
+        filename = params.get("filename")
         if filename is not None:
-            self.filename = filename.decode("utf-8", "replace")
+            self.filename = filename
             self.kind = "file"
             if not self.token_ok:
                 raise PermissionError("form token missing before the files")
@@ -543,6 +560,11 @@ async def parse_multipart(chunks: AsyncIterator[bytes], content_type: str, *,
         raise
     except Exception as exc:  # noqa: BLE001 - malformed bodies
         reader.abort()
+        if hasattr(exc, "status_code") and 400 <= getattr(exc, "status_code", 0) < 500:
+            raise  # the server's own limits (e.g. 413 from the body-size cap)
+        import logging
+
+        logging.getLogger("trustdesk.evidence").info("unreadable upload: %r", exc)
         raise EvidenceRejected("The upload could not be read; send the form again.",
                                field="_") from exc
     if not reader.token_ok:
