@@ -76,6 +76,8 @@ def is_postgres() -> bool:
 async def start_pool() -> None:
     engine = get_engine()
     if isinstance(engine, PostgresEngine):
+        if engine.pool is not None and getattr(engine.pool, "_loop", None) is not asyncio.get_running_loop():
+            engine.pool = None  # left open by an earlier asyncio.run() (e.g. the demo loader): unusable here
         try:
             await engine.start_connection_pool(min_size=1, max_size=20)
         except Exception:  # pool already running on this loop
