@@ -28,8 +28,8 @@ ORDER = {"buyer_email": "Buyer@Example.test", "title": "Lawn suit", "amount_mino
          "shipping_minor": 25000, "external_ref": "shop-1001"}
 
 
-async def fund(order_id: int) -> None:
-    """Pay an order the way the sandbox does (claim + payment + fund_order)."""
+async def fund(order_id: int) -> Any:
+    """Pay an order the way the sandbox does (claim + payment + fund_order); returns the buyer."""
     order = await escrow.get_order(order_id)
     buyer = await make_user("buyer")
     await Order.update({Order.buyer_email: None}).where(Order.id == order_id)
@@ -38,6 +38,7 @@ async def fund(order_id: int) -> None:
     await Payment(order=order_id, buyer=buyer.id, reference=f"ref-{order_id}", amount_minor=total,
                   currency=order.currency, created_at=now()).save()
     await escrow.fund_order(order_id, payment_reference=f"ref-{order_id}", actor=Actor.system("web"))
+    return buyer
 
 
 @pytest.fixture
