@@ -126,25 +126,43 @@ async def test_a_new_rating_changes_the_badge_in_every_process(client) -> None:
     seller, buyer, order = await completed_order()
     headers = {"Referer": "http://testserver.local/"}
     first = await client.get(f"/badge/{seller.slug}.svg", headers=headers)
-    # another web process would see the version bump; simulate by skipping local invalidation
-    SERVER.ttl = 0
+    await services.rate_order(order.id, stars=1, actor=Actor(Role.BUYER, buyer.id))
+    second = await client.get(f"/badge/{seller.slug}.svg", headers=headers)
+    assert first.headers["etag"] != second.headers["etag"]  # this process forgot at commit
+
+
+async def test_another_process_change_is_seen_within_the_sync_interval(client) -> None:
+    seller, buyer, order = await completed_order()
+    headers = {"Referer": "http://testserver.local/"}
+    first = await client.get(f"/badge/{seller.slug}.svg", headers=headers)
+    # another web process rates: the row changes in the database, this process is not told
+    invalidate = SERVER.invalidate
+    SERVER.invalidate = lambda seller_id: None  # type: ignore[method-assign]
     try:
         await services.rate_order(order.id, stars=1, actor=Actor(Role.BUYER, buyer.id))
-        second = await client.get(f"/badge/{seller.slug}.svg", headers=headers)
     finally:
-        SERVER.ttl = 1.0
-    assert first.headers["etag"] != second.headers["etag"]
+        SERVER.invalidate = invalidate  # type: ignore[method-assign]
+    cached = await client.get(f"/badge/{seller.slug}.svg", headers=headers)
+    assert cached.headers["etag"] == first.headers["etag"]  # still inside the interval
+    SERVER.interval, saved = 0.0, SERVER.interval
+    try:
+        fresh = await client.get(f"/badge/{seller.slug}.svg", headers=headers)
+    finally:
+        SERVER.interval = saved
+    assert fresh.headers["etag"] != first.headers["etag"]
+    assert SERVER.db_syncs >= 1
 
 
-async def test_warm_badge_costs_at_most_one_lookup(client) -> None:
+async def test_warm_badge_costs_no_query(client) -> None:
     seller = await seller_with_domain()
     headers = {"Referer": "https://shop.example.com/"}
     await client.get(f"/badge/{seller.slug}.svg", headers=headers)
-    lookups, renders = SERVER.db_lookups, SERVER.renders
+    lookups, renders, syncs = SERVER.db_lookups, SERVER.renders, SERVER.db_syncs
     for _ in range(50):
         assert (await client.get(f"/badge/{seller.slug}.svg", headers=headers)).status_code == 200
     assert SERVER.renders == renders  # served from memory
-    assert SERVER.db_lookups - lookups <= 2  # version re-read at most once per second
+    assert SERVER.db_lookups == lookups  # no per-request query
+    assert SERVER.db_syncs - syncs <= 2  # one "what changed?" poll per second per process
 
 
 async def test_random_slugs_do_not_grow_memory_without_bound(client) -> None:

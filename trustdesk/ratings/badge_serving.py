@@ -1,15 +1,20 @@
 """Serving badges from memory, kept true by a per-seller version number in the database.
 
-Warm path: one indexed lookup (slug -> seller id, store name, suspended, record version), itself
-cached for VERSION_TTL seconds, then a dict hit on (seller, style, lang, verified, format).
-A change anywhere bumps td_seller_record.version (see services.bump_seller_record); every web
-process sees the new version on its next lookup and re-renders. All caches are bounded LRUs,
-so requests for random slugs cannot grow memory without limit.
+Warm path: no database query at all. Each process keeps
+  * slug -> (seller id, record version, store name), looked up with one indexed query and kept
+    for SLUG_TTL seconds (a safety net for changes outside the record, e.g. a suspension);
+  * (seller, style, lang, verified, format) -> rendered bytes + ETag;
+and once per SYNC_INTERVAL (1 s) asks the database one indexed question for the whole process:
+"which sellers' record versions changed since I last looked?" (td_seller_record.updated_at).
+Sellers whose version moved are dropped and re-rendered on their next request. A change
+anywhere bumps the version (services.bump_seller_record), so several web processes agree
+within about a second; the process that made the change forgets at once (after commit).
 
-Trade-off of VERSION_TTL: with 1 s, a warm badge costs no database round trip at all for most
-requests (the whole point under load), and a change reaches other web processes within 1 s;
-this process invalidates at once after its own commits. Browsers and CDNs may hold a badge
-for max-age=300 anyway, so a one-second staleness window adds nothing users could notice.
+Trade-off: a per-request version read would make every change visible instantly, at the cost
+of a database round trip per badge (the dominant cost under load). One poll per second per
+process costs nothing per request and bounds staleness at ~1 s, far below the max-age=300 that
+browsers and CDNs may cache a badge anyway. All caches are bounded LRUs, so requests for random
+slugs cannot grow memory without limit.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import hashlib
 import os
 import re
 import time
+from datetime import datetime, timedelta
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -30,7 +36,9 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
-VERSION_TTL = float(os.environ.get("TRUSTDESK_BADGE_VERSION_TTL", "1.0"))
+SLUG_TTL = float(os.environ.get("TRUSTDESK_BADGE_SLUG_TTL", "30"))
+SYNC_INTERVAL = float(os.environ.get("TRUSTDESK_BADGE_SYNC_INTERVAL", "1.0"))
+SYNC_OVERLAP = timedelta(seconds=10)  # re-read recent changes: covers slow commits, clock skew
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=600"
 MEDIA = {"svg": "image/svg+xml; charset=utf-8", "js": "application/javascript; charset=utf-8"}
 
@@ -89,12 +97,18 @@ _MISSING = object()
 
 
 class BadgeServer:
-    def __init__(self, ttl: float = VERSION_TTL, max_sellers: int = 4096, max_unknown: int = 1024,
-                 max_rendered: int = 8192) -> None:
+    def __init__(self, ttl: float = SLUG_TTL, interval: float = SYNC_INTERVAL,
+                 max_sellers: int = 4096, max_unknown: int = 1024, max_rendered: int = 8192) -> None:
         self.ttl = ttl
+        self.interval = interval
+        self._last_sync = 0.0
+        self._since: datetime | None = None
+        self._syncing = False
+        self.db_syncs = 0
         self.lookups: LRU[str, tuple[float, SellerRef]] = LRU(max_sellers)
         self.unknown: LRU[str, float] = LRU(max_unknown)  # separate: floods cannot evict sellers
         self.sellers: LRU[int, SellerBadge] = LRU(max_sellers)
+        self.slug_of: LRU[int, str] = LRU(max_sellers)
         self.rendered: LRU[tuple[Any, ...], tuple[tuple[int, str] | None, Rendered]] = LRU(max_rendered)
         self._inflight: dict[int, asyncio.Future[SellerBadge]] = {}
         self.db_lookups = 0  # counters for tests and the benchmark
@@ -104,11 +118,46 @@ class BadgeServer:
     def invalidate(self, seller_id: int) -> None:
         """Forget a seller here at once (other processes notice the version within ttl)."""
         self.sellers.pop(seller_id)
-        for slug, (_, ref) in list(self.lookups.data.items()):
-            if ref.seller_id == seller_id:
-                self.lookups.pop(slug)
+        slug = self.slug_of.get(seller_id)
+        if slug is not None:
+            self.lookups.pop(slug)
+
+    async def sync(self) -> None:
+        """At most once per interval: drop sellers whose record version changed elsewhere."""
+        clock = time.monotonic()
+        if clock - self._last_sync < self.interval or self._syncing:
+            return
+        self._syncing = True
+        try:
+            from trustdesk.core.clock import now
+            from trustdesk.ratings.tables import SellerRecord
+
+            started = now()
+            if self._since is not None:
+                self.db_syncs += 1
+                rows = await SellerRecord.select(SellerRecord.seller_id, SellerRecord.version).where(
+                    SellerRecord.updated_at >= self._since - SYNC_OVERLAP)
+                for row in rows:
+                    cached = self.sellers.get(row["seller_id"])
+                    if cached is not None and cached.stamp[0] != row["version"]:
+                        self.invalidate(row["seller_id"])
+                    else:
+                        self._drop_stale_lookup(row["seller_id"], row["version"])
+            self._since = started
+            self._last_sync = clock
+        finally:
+            self._syncing = False
+
+    def _drop_stale_lookup(self, seller_id: int, version: int) -> None:
+        slug = self.slug_of.get(seller_id)
+        hit = self.lookups.data.get(slug) if slug is not None else None
+        if hit is not None and hit[1].stamp[0] != version:
+            self.lookups.pop(slug)  # type: ignore[arg-type]
 
     def clear(self) -> None:
+        self._since = None
+        self._last_sync = 0.0
+        self.slug_of.clear()
         self.lookups.clear()
         self.unknown.clear()
         self.sellers.clear()
@@ -132,6 +181,7 @@ class BadgeServer:
         else:
             self.unknown.pop(slug)
             self.lookups.put(slug, (clock, ref))
+            self.slug_of.put(ref.seller_id, slug)
         return ref
 
     async def _query(self, slug: str) -> SellerRef | None:
@@ -184,6 +234,7 @@ class BadgeServer:
     async def get(self, slug: str, *, fmt: str, style: str | None, lang: str | None,
                   origin: str | None, own_hosts: tuple[str, ...], base_url: str) -> Rendered:
         style, lang = render.normalise_style(style), render.normalise_lang(lang)
+        await self.sync()
         ref = await self.lookup(slug)
         if ref is None:
             return self._render(None, None, style, lang, False, fmt, slug, base_url)

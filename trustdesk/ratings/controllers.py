@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from functools import lru_cache
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -47,12 +48,21 @@ _BASE_HEADERS = {
 }
 
 
-def _own_hosts(request: Request) -> tuple[str, ...]:
-    hosts = [origin_host(get_settings().public_url) or ""]
-    host = request.headers.get("host")
-    if host:
-        hosts.append(host.lower())
-    return tuple(h for h in hosts if h)
+@lru_cache(maxsize=8)
+def _public_host(public_url: str) -> str:
+    return origin_host(public_url) or ""
+
+
+_WANTED = {b"origin", b"referer", b"if-none-match", b"host"}
+
+
+def _badge_headers(scope: Any) -> dict[bytes, str]:
+    """The four request headers the badge needs, read straight from the ASGI scope."""
+    found: dict[bytes, str] = {}
+    for key, value in scope["headers"]:
+        if key in _WANTED and key not in found:
+            found[key] = value.decode("latin-1")
+    return found
 
 
 @get("/badge/{name:str}", include_in_schema=False)
@@ -61,13 +71,15 @@ async def badge(request: Request, name: FromPath[str]) -> Response:
     slug, dot, ext = name.rpartition(".")
     if not dot or ext not in badge_serving.MEDIA:
         raise NotFoundException()
-    headers = request.headers
+    headers = _badge_headers(request.scope)
     query = request.query_params
-    origin = origin_host(headers.get("origin")) or origin_host(headers.get("referer"))
+    origin = origin_host(headers.get(b"origin")) or origin_host(headers.get(b"referer"))
+    public_url = get_settings().public_url
+    own_hosts = (_public_host(public_url), headers.get(b"host", "").lower())
     try:
         rendered = await badge_serving.SERVER.get(
             slug.lower()[:100], fmt=ext, style=query.get("style"), lang=query.get("lang"),
-            origin=origin, own_hosts=_own_hosts(request), base_url=get_settings().public_url)
+            origin=origin, own_hosts=own_hosts, base_url=public_url)
         out = dict(_BASE_HEADERS)
     except Exception:  # noqa: BLE001 - a badge is never a 500: neutral, and not cached
         log.exception("badge failed for %s", name)
@@ -76,7 +88,7 @@ async def badge(request: Request, name: FromPath[str]) -> Response:
             get_settings().public_url)
         out = {**_BASE_HEADERS, "Cache-Control": "no-store"}
     out["ETag"] = rendered.etag
-    if badge_serving.etag_matches(headers.get("if-none-match"), rendered.etag):
+    if badge_serving.etag_matches(headers.get(b"if-none-match"), rendered.etag):
         return Response(content=b"", status_code=304, headers=out)
     return Response(content=rendered.body, media_type=rendered.media_type, headers=out)
 

@@ -53,4 +53,4 @@ class SellerRecord(Table, tablename="td_seller_record"):
     id = Serial(primary_key=True)
     seller_id = Integer(unique=True)
     version = Integer(default=1)
-    updated_at = Timestamptz()
+    updated_at = Timestamptz(index=True)  # web processes poll "what changed since t"
