@@ -189,3 +189,29 @@ async def test_random_slugs_do_not_grow_memory_without_bound(client) -> None:
     assert len(SERVER.lookups) == 0
     assert len(SERVER.rendered) <= 2 * 2 * 2  # (style, lang) x format, shared by all unknown slugs
     assert growth < 256 * 1024, growth
+
+
+async def test_other_domains_events_refresh_the_badge_without_calling_us(client) -> None:
+    """An order cancelled for not shipping (escrow's event, no ratings call) changes the score."""
+    from trustdesk.core.clock import now
+    from trustdesk.escrow import services as escrow
+    from trustdesk.escrow.tables import Payment
+
+    seller, buyer, order = await completed_order()
+    headers = {"Referer": "http://testserver.local/"}
+    SERVER.interval, saved = 0.0, SERVER.interval
+    try:
+        first = await client.get(f"/badge/{seller.slug}.svg", headers=headers)
+        second = await escrow.create_order(
+            seller.id, escrow.NewOrder(title="Never shipped", amount_minor=1000),
+            actor=Actor(Role.SELLER, seller.id))
+        await escrow.claim_for_buyer(second.id, buyer.id, actor=Actor(Role.BUYER, buyer.id))
+        await Payment(order=second.id, buyer=buyer.id, reference="late-1", amount_minor=1000,
+                      currency="PKR", created_at=now()).save()
+        await escrow.fund_order(second.id, payment_reference="late-1", actor=Actor.system("web"))
+        await escrow.cancel_order(second.id, actor=Actor.system("job"), reason="not_shipped_in_time")
+        fresh = await client.get(f"/badge/{seller.slug}.svg", headers=headers)
+    finally:
+        SERVER.interval = saved
+    assert first.headers["etag"] != fresh.headers["etag"]
+    assert (await services.seller_score(seller.id)).defects_not_shipped == 1

@@ -184,3 +184,49 @@ class TestHttp:
         assert "Dispute record" in response.text
         assert (await client.get("/sellers/nobody-here")).status_code == 404
         assert (await client.get("/how-trust-works")).status_code == 200
+
+
+class TestDisputeMarks:
+    async def test_rating_on_an_order_the_seller_lost_is_marked_and_counts_as_a_defect(self, client) -> None:
+        from trustdesk.disputes import services as disputes
+
+        seller, buyer, order = await completed_order(release=False)
+        await escrow.confirm_delivery(order.id, actor=Actor(Role.BUYER, buyer.id))
+        mediator = await make_user("mediator")
+        dispute = await disputes.open_dispute(order.id, reason="damaged", wanted="full_refund",
+                                              statement="The vase arrived in pieces.",
+                                              actor=Actor(Role.BUYER, buyer.id))
+        await disputes.contest(dispute.id, statement="It was packed in bubble wrap.",
+                               actor=Actor(Role.SELLER, seller.id))
+        await disputes.assign_mediator(dispute.id, actor=Actor(Role.MEDIATOR, mediator.id))
+        await disputes.rule(dispute.id, outcome="full_refund",
+                            reasons="Photos show breakage consistent with poor packing.",
+                            actor=Actor(Role.MEDIATOR, mediator.id))
+        await services.rate_order(order.id, stars=3, text="Refunded in the end",
+                                  actor=Actor(Role.BUYER, buyer.id))
+        score = await services.seller_score(seller.id)
+        assert score.defects_dispute_lost == 1 and score.defect_orders == 1
+        page = await client.get(f"/sellers/{seller.slug}")
+        assert "Seller lost the dispute on this order" in page.text
+        assert "Ruled for the buyer" in page.text
+
+
+class TestAdminForm:
+    async def test_mediator_hides_a_rating_through_the_admin_form(self) -> None:
+        from types import SimpleNamespace
+
+        from trustdesk.ratings.admin_config import HideRating, hide_rating_endpoint
+
+        _, buyer, order = await completed_order()
+        rating = await services.rate_order(order.id, stars=1, text="You are all thieves!!",
+                                           actor=Actor(Role.BUYER, buyer.id))
+        mediator = await make_user("mediator")
+        request = SimpleNamespace(user=SimpleNamespace(user=mediator))
+        message = await hide_rating_endpoint(request, HideRating(rating_id=rating.id, reason="Insults"))
+        assert "still counts" in message
+        with pytest.raises(ValueError, match="already hidden"):
+            await hide_rating_endpoint(request, HideRating(rating_id=rating.id, reason="Insults again"))
+        seller_user = await make_user("seller")
+        with pytest.raises(ValueError, match="Only mediators"):
+            await hide_rating_endpoint(SimpleNamespace(user=SimpleNamespace(user=seller_user)),
+                                       HideRating(rating_id=rating.id, reason="I do not like it"))

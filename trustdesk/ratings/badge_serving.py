@@ -10,6 +10,11 @@ Sellers whose version moved are dropped and re-rendered on their next request. A
 anywhere bumps the version (services.bump_seller_record), so several web processes agree
 within about a second; the process that made the change forgets at once (after commit).
 
+The same poll reads new outbox events (by primary key) that change a seller's record without
+going through this domain (orders closing or cancelled, disputes resolved), so badges stay true
+even where another domain does not call bump_seller_record. A built badge also expires after
+MAX_AGE, because the 90-day defect window moves with time even when nothing happens.
+
 Trade-off: a per-request version read would make every change visible instantly, at the cost
 of a database round trip per badge (the dominant cost under load). One poll per second per
 process costs nothing per request and bounds staleness at ~1 s, far below the max-age=300 that
@@ -39,6 +44,11 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 SLUG_TTL = float(os.environ.get("TRUSTDESK_BADGE_SLUG_TTL", "30"))
 SYNC_INTERVAL = float(os.environ.get("TRUSTDESK_BADGE_SYNC_INTERVAL", "1.0"))
 SYNC_OVERLAP = timedelta(seconds=10)  # re-read recent changes: covers slow commits, clock skew
+MAX_AGE = 300.0  # seconds a built badge may live without any change (the windows move)
+EVENT_OVERLAP = 500  # re-read this many outbox ids back: ids commit out of order
+RECORD_EVENTS = ("order.released", "order.cancelled", "order.refunded", "order.shipped",
+                 "dispute.opened", "dispute.updated", "dispute.resolved", "dispute.escalated",
+                 "rating.created")
 CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=600"
 MEDIA = {"svg": "image/svg+xml; charset=utf-8", "js": "application/javascript; charset=utf-8"}
 
@@ -86,11 +96,12 @@ class Rendered:
     media_type: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class SellerBadge:
     stamp: tuple[int, str]
     data: render.BadgeData
     domains: frozenset[str]
+    built_at: float = 0.0
 
 
 _MISSING = object()
@@ -104,12 +115,14 @@ class BadgeServer:
         self._last_sync = 0.0
         self._since: datetime | None = None
         self._syncing = False
+        self._last_event_id: int | None = None
+        self._seen_events: LRU[int, bool] = LRU(4 * EVENT_OVERLAP)
         self.db_syncs = 0
         self.lookups: LRU[str, tuple[float, SellerRef]] = LRU(max_sellers)
         self.unknown: LRU[str, float] = LRU(max_unknown)  # separate: floods cannot evict sellers
         self.sellers: LRU[int, SellerBadge] = LRU(max_sellers)
         self.slug_of: LRU[int, str] = LRU(max_sellers)
-        self.rendered: LRU[tuple[Any, ...], tuple[tuple[int, str] | None, Rendered]] = LRU(max_rendered)
+        self.rendered: LRU[tuple[Any, ...], tuple[SellerBadge | None, Rendered]] = LRU(max_rendered)
         self._inflight: dict[int, asyncio.Future[SellerBadge]] = {}
         self.db_lookups = 0  # counters for tests and the benchmark
         self.renders = 0
@@ -143,10 +156,31 @@ class BadgeServer:
                         self.invalidate(row["seller_id"])
                     else:
                         self._drop_stale_lookup(row["seller_id"], row["version"])
+            await self._sync_events()
             self._since = started
             self._last_sync = clock
         finally:
             self._syncing = False
+
+    async def _sync_events(self) -> None:
+        """Sellers named by new outbox events (order closed, dispute resolved …) are dropped."""
+        from trustdesk.core.tables import OutboxEvent
+
+        if self._last_event_id is None:
+            last = await OutboxEvent.select(OutboxEvent.id).order_by(
+                OutboxEvent.id, ascending=False).first()
+            self._last_event_id = last["id"] if last else 0
+            return
+        rows = await OutboxEvent.select(OutboxEvent.id, OutboxEvent.seller_id).where(
+            (OutboxEvent.id > self._last_event_id - EVENT_OVERLAP)
+            & OutboxEvent.event_type.is_in(list(RECORD_EVENTS))).order_by(OutboxEvent.id)
+        for row in rows:
+            if self._seen_events.get(row["id"]):
+                continue
+            self._seen_events.put(row["id"], True)
+            if row["seller_id"] is not None:
+                self.invalidate(row["seller_id"])
+            self._last_event_id = max(self._last_event_id, row["id"])
 
     def _drop_stale_lookup(self, seller_id: int, version: int) -> None:
         slug = self.slug_of.get(seller_id)
@@ -157,6 +191,8 @@ class BadgeServer:
     def clear(self) -> None:
         self._since = None
         self._last_sync = 0.0
+        self._last_event_id = None
+        self._seen_events.clear()
         self.slug_of.clear()
         self.lookups.clear()
         self.unknown.clear()
@@ -201,7 +237,8 @@ class BadgeServer:
 
     async def seller_badge(self, ref: SellerRef) -> SellerBadge:
         cached = self.sellers.get(ref.seller_id)
-        if cached is not None and cached.stamp == ref.stamp:
+        if cached is not None and cached.stamp == ref.stamp \
+                and time.monotonic() - cached.built_at < MAX_AGE:
             return cached
         flight = self._inflight.get(ref.seller_id)
         if flight is not None:  # one rebuild per seller at a time (no thundering herd)
@@ -228,7 +265,7 @@ class BadgeServer:
         data = render.BadgeData(store_name=ref.stamp[1], score=score.score, level=score.level.value,
                                 completed_orders=score.completed_orders,
                                 rating_count=score.rating_count)
-        return SellerBadge(ref.stamp, data, frozenset(domains))
+        return SellerBadge(ref.stamp, data, frozenset(domains), time.monotonic())
 
     # -- the badge ---------------------------------------------------------------------------
     async def get(self, slug: str, *, fmt: str, style: str | None, lang: str | None,
@@ -246,9 +283,8 @@ class BadgeServer:
                 verified: bool, fmt: str, slug: str, base_url: str) -> Rendered:
         # unknown slugs all share one key per (style, lang, format): nothing grows with them
         key = (ref.seller_id if ref else None, style, lang, verified, fmt)
-        stamp = ref.stamp if ref else None
         hit = self.rendered.get(key)
-        if hit is not None and hit[0] == stamp:
+        if hit is not None and hit[0] is seller:  # rendered from this very build of the seller
             return hit[1]
         self.renders += 1
         svg = render.render_svg(seller.data if seller else None, style=style, lang=lang,
@@ -265,7 +301,7 @@ class BadgeServer:
         raw = body.encode()
         etag = '"' + hashlib.blake2b(raw, digest_size=12).hexdigest() + '"'
         rendered = Rendered(raw, etag, MEDIA[fmt])
-        self.rendered.put(key, (stamp, rendered))
+        self.rendered.put(key, (seller, rendered))
         return rendered
 
 
