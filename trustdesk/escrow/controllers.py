@@ -30,6 +30,16 @@ from trustdesk.escrow.tables import Order
 from trustdesk.settings import get_settings
 
 PAGE_SIZE = 10
+_CLOSED = [st.value for st in TERMINAL]
+LIST_FILTERS: dict[str, Any] = {
+    "all": None,
+    "open": Order.state.not_in(_CLOSED),
+    "closed": Order.state.is_in(_CLOSED),
+}
+
+
+def _and(where: Any, extra: Any) -> Any:
+    return where if extra is None else where & extra
 
 
 def _user(request: Request) -> dict[str, Any]:
@@ -196,12 +206,15 @@ class OrdersController(Controller):
     guards = [requires_login]
 
     @get("/")
-    async def list_orders(self, request: Request, bp: FromQuery[int] = 1, sp: FromQuery[int] = 1) -> Template:
+    async def list_orders(self, request: Request, bp: FromQuery[int] = 1, sp: FromQuery[int] = 1,
+                          show: FromQuery[str] = "all") -> Template:
         user = _user(request)
-        purchases = await _order_list(Order.buyer == user["id"], max(1, bp), Role.BUYER, user)
-        sales = await _order_list(Order.seller == user["id"], max(1, sp), Role.SELLER, user)
+        show = show if show in LIST_FILTERS else "all"
+        extra = LIST_FILTERS[show]
+        purchases = await _order_list(_and(Order.buyer == user["id"], extra), max(1, bp), Role.BUYER, user)
+        sales = await _order_list(_and(Order.seller == user["id"], extra), max(1, sp), Role.SELLER, user)
         return page("escrow/orders.html", purchases=purchases, sales=sales, bp=purchases.page,
-                    sp=sales.page, is_seller=user["role"] == "seller")
+                    sp=sales.page, is_seller=user["role"] == "seller", show=show)
 
     @get("/{order_id:int}")
     async def order_page(self, request: Request, order_id: FromPath[int]) -> Template:
@@ -221,6 +234,7 @@ class OrdersController(Controller):
             "steps": steps(order), "deadlines": binding_deadlines(order),
             "events": [describe_event(e) for e in events], "money": money_timeline(order, ledger_rows),
             "actions": page_actions(order, role), "carriers": services.CARRIERS,
+            "next_step": next_step(order, role)[0] if role in (Role.BUYER, Role.SELLER) else "",
             "partials": list(extensions.ORDER_PAGE_PARTIALS),
         }
         context.update(ext)
