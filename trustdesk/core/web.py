@@ -252,7 +252,9 @@ def http_error_handler(request: Request, exc: HTTPException) -> Response:
                 extra["field"] = key or None
                 message = first.get("message") or message
             status, code = 422, "validation_error"
-        return api_error(code, message, status, **extra)
+        response = api_error(code, message, status, **extra)
+        response.headers.update(exc.headers or {})  # e.g. Allow on 405 (RFC 9110)
+        return response
     if isinstance(exc, NotAuthorizedException):
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         if request.method != "GET":

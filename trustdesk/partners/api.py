@@ -4,6 +4,7 @@ partner services. Parse -> one service call -> JSON. Errors are {"error": {code,
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 import msgspec
@@ -101,20 +102,37 @@ class OrderList(msgspec.Struct):
     next_cursor: str | None
 
 
+def _m(description: str, **constraints: Any) -> msgspec.Meta:
+    return msgspec.Meta(description=description, **constraints)
+
+
 class CreateOrder(msgspec.Struct, forbid_unknown_fields=True):
-    buyer_email: str
-    title: str
-    amount_minor: int
-    description: str | None = None
-    shipping_minor: int = 0
-    currency: str | None = None
-    inspection_days: int | None = None
-    external_ref: str | None = None
+    """A new escrow order. Unknown fields are refused (422), so a typo never goes unnoticed."""
+
+    buyer_email: Annotated[str, _m("The buyer's email: they pay at checkout_url with an account "
+                                   "created or linked by this address.", min_length=3,
+                                   max_length=255)]
+    title: Annotated[str, _m("What is sold (shown to the buyer).", min_length=1, max_length=200)]
+    amount_minor: Annotated[int, _m("Item price in minor units (paisa for PKR).", ge=1,
+                                    le=escrow.MAX_PRICE_MINOR)]
+    description: Annotated[str, _m("Details for the buyer.", max_length=5000)] | None = None
+    shipping_minor: Annotated[int, _m("Shipping in minor units.", ge=0,
+                                      le=escrow.MAX_PRICE_MINOR)] = 0
+    currency: Annotated[str, _m("ISO 4217 code; the platform default (PKR) if omitted.",
+                                       min_length=3, max_length=3)] | None = None
+    inspection_days: Annotated[int, _m("Days the buyer has to inspect after delivery.",
+                                              ge=1, le=30)] | None = None
+    external_ref: Annotated[str, _m("Your own order id, to find it again "
+                                           "(GET /orders?external_ref=).", max_length=255)] | None = None
+
+
+Carrier = StrEnum("Carrier", [(c, c) for c in escrow.CARRIERS])  # type: ignore[misc]
 
 
 class ShipOrder(msgspec.Struct, forbid_unknown_fields=True):
-    carrier: Annotated[str, msgspec.Meta(description=f"One of: {', '.join(escrow.CARRIERS)}.")]
-    tracking_number: str
+    carrier: Annotated[Carrier, _m("The courier.")]  # type: ignore[valid-type]
+    tracking_number: Annotated[str, _m("The courier's tracking number.", min_length=1,
+                                       max_length=80)]
 
 
 class CancelOrder(msgspec.Struct, forbid_unknown_fields=True):
@@ -251,10 +269,9 @@ async def list_orders(request: Request,
 async def ship_order(request: Request, order_id: OrderId, data: JSONBody[ShipOrder],
                      idempotency_key: IdempotencyKey = None) -> OrderOut:
     partner = partner_of(request)
-    _clean(data.carrier, "carrier")
     _clean(data.tracking_number, "tracking_number")
     await services.get_seller_order(order_id, int(partner["seller_id"]))
-    order = await escrow.ship_order(order_id, carrier=data.carrier,
+    order = await escrow.ship_order(order_id, carrier=str(data.carrier.value),
                                     tracking_number=data.tracking_number, actor=_actor(partner))
     return order_out(order)
 
