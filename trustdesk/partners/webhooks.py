@@ -83,7 +83,10 @@ async def fan_out(event_id: int) -> list[int]:
     endpoints = await WebhookEndpoint.select().where(
         (WebhookEndpoint.seller == event["seller_id"]) & (WebhookEndpoint.enabled == True)  # noqa: E712
         & WebhookEndpoint.deleted_at.is_null())
-    matching = [e for e in endpoints if subscribed(e, event["event_type"])]
+    happened = aware(event["created_at"])
+    # an endpoint hears about what happens after it was registered (as Stripe does)
+    matching = [e for e in endpoints if subscribed(e, event["event_type"])
+                and (happened is None or aware(e["created_at"]) <= happened)]
     if not matching:
         return []
     body = payload_for(event)
