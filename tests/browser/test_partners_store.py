@@ -166,3 +166,16 @@ def test_partner_store_opens_an_order_receives_webhooks_and_shows_the_badge(
     assert width <= 375, f"page is {width}px wide at 375px"
     shot(phone, "partners-07-keys-and-webhooks-375px")
     small.close()
+
+
+@pytest.mark.parametrize(("path", "ready"), [("/schema", ".opblock"), ("/schema/swagger", ".opblock")])
+def test_openapi_ui_is_served_without_a_cdn(page: Any, server: str, path: str, ready: str) -> None:
+    outside: list[str] = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(server)
+            and not r.url.startswith(("data:", "blob:")) else None)
+    page.goto(server + path)
+    page.wait_for_selector(ready, timeout=20000)
+    body = page.content()
+    assert "/api/v1/orders" in body or "Open an escrow order" in body
+    assert outside == [], outside
+    shot(page, "partners-08-openapi" + path.replace("/", "-"))
