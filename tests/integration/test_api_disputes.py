@@ -9,12 +9,14 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.integration.test_api_orders import ORDER, auth, client, fund, make_key  # noqa: F401
+from tests.integration.test_api_orders import ORDER, auth, fund, loop_client, make_key
 from tests.support.factories import make_user
 from trustdesk.core.actors import Actor, Role
 from trustdesk.disputes import services as disputes
 from trustdesk.escrow import services as escrow
 from trustdesk.partners.auth import LIMITER
+
+client = pytest.fixture(loop_client, name="client")
 
 
 def png() -> bytes:

@@ -8,13 +8,15 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_api_orders import ORDER, auth, client, fund, make_key  # noqa: F401
+from tests.integration.test_api_orders import ORDER, auth, fund, loop_client, make_key
 from tests.support.factories import make_user
 from trustdesk.core.clock import now, set_clock
 from trustdesk.core.tables import OutboxEvent
 from trustdesk.escrow.tables import Order
 from trustdesk.partners.auth import LIMITER
 from trustdesk.partners.tables import IdempotencyRecord
+
+client = pytest.fixture(loop_client, name="client")
 
 
 @pytest.fixture
@@ -39,6 +41,29 @@ async def test_twenty_concurrent_identical_posts_make_one_order(client: Any, key
     assert len({r.content for r in responses}) == 1
     replayed = [r for r in responses if r.headers.get("idempotent-replayed") == "true"]
     assert len(replayed) == 19
+
+
+async def test_copies_arriving_while_the_first_still_runs_wait_and_replay(
+        client: Any, key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # given: a slow order service, so every copy arrives while the first is still running
+    from trustdesk.escrow import services as escrow
+
+    real = escrow.create_order
+    calls = 0
+
+    async def slow_create_order(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.3)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(escrow, "create_order", slow_create_order)
+    # when
+    responses = await asyncio.gather(*[
+        client.post("/api/v1/orders", json=ORDER, headers=idem(key, "slow-1")) for _ in range(20)])
+    # then
+    assert calls == 1 and await Order.count() == 1
+    assert {r.status_code for r in responses} == {201} and len({r.content for r in responses}) == 1
 
 
 async def test_sequential_retry_replays_exactly_and_executes_nothing(client: Any, key: str) -> None:

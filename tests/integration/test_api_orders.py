@@ -41,8 +41,7 @@ async def fund(order_id: int) -> Any:
     return buyer
 
 
-@pytest.fixture
-async def client(app: Any) -> Any:
+async def loop_client(app: Any) -> Any:
     """The app on the test's own event loop (Litestar's AsyncTestClient runs it on a portal loop in
     another thread, where the PostgreSQL pool of this loop cannot be used)."""
     import httpx
@@ -50,6 +49,9 @@ async def client(app: Any) -> Any:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as c:
         yield c
+
+
+client = pytest.fixture(loop_client, name="client")
 
 
 @pytest.fixture

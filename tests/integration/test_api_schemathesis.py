@@ -15,8 +15,8 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.generation import GenerationMode
 from schemathesis import checks as st_checks
+from schemathesis.generation import GenerationMode
 
 from tests.support.factories import make_user
 from trustdesk.core.actors import Actor

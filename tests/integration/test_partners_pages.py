@@ -3,17 +3,22 @@ the CLI's create-api-key prints the key alone on its last line."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.integration.conftest import post_form
-from tests.integration.test_api_orders import client  # noqa: F401
+from tests.integration.test_api_orders import loop_client
 from tests.support.factories import login, make_user
 from trustdesk.partners.auth import LIMITER
 from trustdesk.partners.tables import ApiKey, WebhookEndpoint
+
+client = pytest.fixture(loop_client, name="client")
 
 PAGE = "/account/integrations"
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +92,8 @@ async def test_cli_create_api_key_prints_the_key_last() -> None:
     seller = await make_user("seller", store_name="Karachi Kurtas")
     env = {**os.environ}
     env.pop("_TRUSTDESK_TEST_ENV_READY", None)
-    done = subprocess.run([sys.executable, "-m", "trustdesk.cli", "create-api-key", "--seller",
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "trustdesk.cli", "create-api-key", "--seller",
                            seller.slug, "--name", "ERP"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
@@ -98,7 +104,8 @@ async def test_cli_create_api_key_prints_the_key_last() -> None:
     from trustdesk.partners.services import authenticate_key
 
     assert (await authenticate_key(last))["seller_id"] == seller.id
-    missing = subprocess.run([sys.executable, "-m", "trustdesk.cli", "create-api-key", "--seller",
+    missing = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "trustdesk.cli", "create-api-key", "--seller",
                               "nobody-here"], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=60)
     assert missing.returncode == 2 and "no seller" in missing.stderr

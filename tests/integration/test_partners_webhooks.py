@@ -18,7 +18,7 @@ from dramatiq import Message
 from dramatiq.common import current_millis
 
 from tests.integration.conftest import post_form
-from tests.integration.test_api_orders import ORDER, auth, client, make_key  # noqa: F401
+from tests.integration.test_api_orders import ORDER, auth, loop_client, make_key
 from tests.support.factories import login, make_user
 from trustdesk import worker
 from trustdesk.core.clock import now, set_clock
@@ -26,6 +26,8 @@ from trustdesk.core.tables import Notification, OutboxEvent
 from trustdesk.partners import verify_signature, webhooks
 from trustdesk.partners.auth import LIMITER
 from trustdesk.partners.tables import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+client = pytest.fixture(loop_client, name="client")
 
 HANDLED = {"core.relay_event", "partners.deliver_webhook", "partners.retry_webhooks"}
 
@@ -93,11 +95,11 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     set_clock(None)
 
 
-async def drain(timeout: float = 15.0) -> int:
+async def drain(limit_s: float = 15.0) -> int:
     """Run queued jobs (relay + webhook deliveries) on this loop, honouring delays; returns count."""
     broker = worker.BROKER
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + limit_s
     ran = 0
     while loop.time() < deadline:
         waiting = False

@@ -3,13 +3,12 @@ sweep's safety net for deliveries whose message was lost."""
 
 from __future__ import annotations
 
-import trustdesk.worker  # noqa: F401  (sets the broker before any actor is declared)
-
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import dramatiq
 
+import trustdesk.worker  # noqa: F401  (sets the broker before any actor is declared)
 from trustdesk.partners import webhooks
 
 SWEEP_GRACE = timedelta(minutes=2)  # a delayed message normally gets there first
