@@ -76,8 +76,9 @@ def is_postgres() -> bool:
 async def start_pool() -> None:
     engine = get_engine()
     if isinstance(engine, PostgresEngine):
-        if engine.pool is not None and getattr(engine.pool, "_loop", None) is not asyncio.get_running_loop():
-            engine.pool = None  # left open by an earlier asyncio.run() (e.g. the demo loader): unusable here
+        pool_loop = getattr(engine.pool, "_loop", None)
+        if engine.pool is not None and pool_loop is not None and pool_loop.is_closed():
+            engine.pool = None  # left open by an earlier asyncio.run() (e.g. the demo loader): unusable
         try:
             await engine.start_connection_pool(min_size=1, max_size=20)
         except Exception:  # pool already running on this loop

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 
 from trustdesk.accounts.guards import requires_login
@@ -43,7 +44,7 @@ class NotificationController(Controller):
     guards = [requires_login]
 
     @get("/")
-    async def index(self, request: Request, page_no: int = 1) -> Template:
+    async def index(self, request: Request, page_no: FromQuery[int] = 1) -> Template:
         user = current_user(request)
         assert user is not None
         page_no = max(1, page_no)
@@ -52,7 +53,7 @@ class NotificationController(Controller):
                     page_no=page_no, has_more=len(rows) > PAGE_SIZE)
 
     @post("/{notification_id:int}/read")
-    async def read_one(self, request: Request, notification_id: int) -> Redirect:
+    async def read_one(self, request: Request, notification_id: FromPath[int]) -> Redirect:
         user = current_user(request)
         assert user is not None
         row = await Notification.select(Notification.link).where(
@@ -84,7 +85,7 @@ class MailboxController(Controller):
     path = "/dev/mailbox"
 
     @get("/")
-    async def index(self, to: str = "") -> Template:
+    async def index(self, to: FromQuery[str] = "") -> Template:
         _dev_only()
         query = EmailMessage.select().order_by(EmailMessage.id, ascending=False).limit(200)
         if to:
@@ -96,7 +97,7 @@ class MailboxController(Controller):
         return page("dev/mailbox.html", emails=rows, to=to)
 
     @get("/{email_id:int}")
-    async def show(self, email_id: int) -> Template:
+    async def show(self, email_id: FromPath[int]) -> Template:
         _dev_only()
         row = await EmailMessage.select().where(EmailMessage.id == email_id).first()
         if row is None:
