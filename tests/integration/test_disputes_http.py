@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_disputes_support import (
+from tests.integration.test_disputes_support import (  # noqa: F401 - client is a fixture
+    client,
     assert_ledger_settled,
     file,
     jpeg,

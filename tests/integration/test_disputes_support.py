@@ -4,8 +4,11 @@ filed disputes, sample files, and the ledger checks every outcome must pass."""
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from trustdesk.core.actors import Actor, Role
 from trustdesk.disputes import services
@@ -130,3 +133,15 @@ async def assert_ledger_settled(order_id: int, expected_state: str, refund: int)
     fees = sum(int(r["amount_minor"]) for r in rows if r["account"] == "platform:fees")
     assert refunds == refund
     assert refunds + seller + fees == int(order.amount_minor) + int(order.shipping_minor)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[Any]:
+    """An HTTP client that runs the app on the test's own event loop (httpx's ASGI transport),
+    so one asyncpg pool serves both the test and the app on PostgreSQL, and request bodies
+    are streamed to the app chunk by chunk as a real server would."""
+    import httpx
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://testserver.local") as c:
+        yield c

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_disputes_support import file, jpeg, make_cast, make_order, pdf, png, webp
+from tests.integration.test_disputes_support import client, file, jpeg, make_cast, make_order, pdf, png, webp
 from tests.support.factories import login
 from trustdesk.disputes import evidence as ev
 from trustdesk.disputes.tables import Dispute, Evidence
@@ -289,6 +289,32 @@ async def test_a_huge_body_is_cut_off_early() -> None:
     assert sent[0] <= MAX + 1024 * 1024, f"read {sent[0]} bytes before refusing"
     assert await snapshot() == before
     REFUSED.append("1 GB body (cut off early)")
+
+
+async def test_a_huge_http_body_is_cut_off_early(dispute_and_client) -> None:
+    """The same through the route: the app stops pulling the body at the per-file limit."""
+    cast, d, client = dispute_and_client
+    before = await snapshot()
+    sent = [0]
+    boundary = "----tdBoundary7MA4YWxk"
+    head, _ = raw_multipart([], client.cookies.get("td_csrf"), boundary.encode())
+    head = head[: -len(b"--" + boundary.encode() + b"--\r\n")]
+    opening = (b"--" + boundary.encode() + b"\r\nContent-Disposition: form-data; "
+               b'name="evidence"; filename="huge.jpg"\r\nContent-Type: image/jpeg\r\n\r\n')
+
+    async def body() -> AsyncIterator[bytes]:
+        yield head + opening
+        chunk = b"\xff" * (1024 * 1024)
+        for _ in range(1024):
+            sent[0] += len(chunk)
+            yield chunk
+
+    response = await client.post(f"/disputes/{d.id}/evidence", content=body(),
+                                 headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 413 and "huge.jpg" in response.text
+    assert sent[0] <= MAX + 2 * 1024 * 1024, f"the app pulled {sent[0]} bytes before refusing"
+    assert await snapshot() == before
+    REFUSED.append("1 GB body over HTTP (cut off early)")
 
 
 @pytest.mark.parametrize("declared", ["100", "999999999999"])

@@ -3,9 +3,8 @@ the dispute services (the only way the admin changes a dispute or an order)."""
 
 from __future__ import annotations
 
-import enum
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from piccolo_admin.endpoints import FormConfig, TableConfig
 from piccolo_api.crud.endpoints import OrderBy
@@ -43,28 +42,20 @@ class AssignModel(BaseModel):
     dispute_id: int = Field(description="The dispute's number (see the Disputes table).")
 
 
-class Party(str, enum.Enum):
-    buyer = "buyer"
-    seller = "seller"
-
-
 class InfoModel(BaseModel):
     dispute_id: int
-    party: Party = Party.seller
+    party: Literal["buyer", "seller"] = Field(default="seller", description="buyer or seller")
     question: str = Field(description="What they must send or explain (at least 10 characters).")
     due_in_hours: int = Field(default=48, description="Deadline, in hours from now (1 to 336).")
 
 
-class Ruling(str, enum.Enum):
-    full_refund = "full_refund"
-    partial_refund = "partial_refund"
-    refund_after_return = "refund_after_return"
-    release_to_seller = "release_to_seller"
+Ruling = Literal["full_refund", "partial_refund", "refund_after_return", "release_to_seller"]
 
 
 class RuleModel(BaseModel):
     dispute_id: int
-    outcome: Ruling = Ruling.full_refund
+    outcome: Ruling = Field(default="full_refund", description="full_refund, partial_refund, "
+                            "refund_after_return or release_to_seller")
     amount: str = Field(default="", description="Partial refund amount (e.g. 1,500). For refund "
                         "after return, leave empty to refund the item price (+ shipping if ticked).")
     include_shipping: bool = Field(default=False, description="Also refund the shipping fee.")
@@ -89,9 +80,9 @@ async def ask_for_information(request: Any, data: InfoModel) -> str:
     if not 1 <= data.due_in_hours <= 336:
         raise ValueError("The deadline must be 1 to 336 hours from now.")
     due = now() + timedelta(hours=data.due_in_hours, minutes=1)
-    await _call(services.request_information, data.dispute_id, party=data.party.value,
+    await _call(services.request_information, data.dispute_id, party=data.party,
                 question=data.question, due_at=due, actor=actor)
-    return f"Asked the {data.party.value}; they have {data.due_in_hours} hours to answer."
+    return f"Asked the {data.party}; they have {data.due_in_hours} hours to answer."
 
 
 async def rule_dispute(request: Any, data: RuleModel) -> str:
@@ -101,7 +92,7 @@ async def rule_dispute(request: Any, data: RuleModel) -> str:
         amount = amount_minor(data.amount, dispute.currency, "amount", required=False)
     except DomainError as exc:
         raise ValueError(exc.message) from None
-    done = await _call(services.rule, data.dispute_id, outcome=data.outcome.value,
+    done = await _call(services.rule, data.dispute_id, outcome=data.outcome,
                        amount_minor=amount, include_shipping=data.include_shipping,
                        reasons=data.reasons, return_address=data.return_address, actor=actor)
     if done.state == "awaiting_return":

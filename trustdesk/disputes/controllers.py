@@ -35,6 +35,7 @@ from trustdesk.disputes.states import (
     Reason,
     available_actions,
 )
+from trustdesk.settings import get_settings
 from trustdesk.escrow.services import CARRIERS, can_open_dispute, get_order_for, list_ledger
 
 UPLOAD_OPT = {"exclude_from_csrf": True}
@@ -72,7 +73,9 @@ def _choices() -> dict[str, Any]:
     return {"reasons": [(r.value, REASON_LABELS[r]) for r in Reason],
             "wanteds": [(w.value, label) for w, label in WANTED_LABELS.items()],
             "limits": ev.Limits.from_settings(), "rule": policy.MANDATED_REFUND_RULE,
-            "quality_reasons": sorted(policy.QUALITY_REASONS)}
+            "quality_reasons": sorted(policy.QUALITY_REASONS),
+            "response_window": get_settings().response_window,
+            "offer_window": get_settings().offer_window}
 
 
 async def _people(*ids: int | None) -> dict[int, dict[str, Any]]:
@@ -195,7 +198,8 @@ class DisputeController(Controller):
         finally:
             parsed.close()
         flash(request, {"accept_full_refund": "You accepted a full refund; the buyer has been refunded.",
-                        "offer_partial": "Your offer is sent. The buyer has 3 days to answer.",
+                        "offer_partial": "Your offer is sent. The buyer has until the deadline "
+                                         "shown to answer.",
                         "offer_replacement": "Your replacement offer is sent to the buyer.",
                         "contest": "Your answer is filed. A mediator will decide."}[form.action])
         return Redirect(f"/disputes/{dispute_id}", status_code=303)
