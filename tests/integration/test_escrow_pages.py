@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlparse
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
 
 from tests.integration.conftest import post_form as _post_form
 from tests.support.factories import login, make_user
@@ -12,6 +16,16 @@ from trustdesk.core.actors import Actor, Role
 from trustdesk.escrow import services
 from trustdesk.escrow.payments import SandboxProvider, sign
 from trustdesk.escrow.tables import LedgerEntry, Order, Payment
+
+
+@pytest.fixture(name="client")
+async def loop_client(app: Any) -> AsyncIterator[Any]:
+    """The app on the test's own event loop: Litestar's AsyncTestClient runs it on a portal loop
+    in another thread, where this loop's PostgreSQL pool cannot be used."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local",
+                                 follow_redirects=True) as c:
+        yield c
 
 
 async def post_form(client, path, data, token_from=None):

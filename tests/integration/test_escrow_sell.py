@@ -1,8 +1,24 @@
 """/sell/new: sellers make escrow links; bad input re-renders the form with field messages."""
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
 from tests.integration.conftest import post_form
 from tests.support.factories import login, make_user
 from trustdesk.escrow.tables import Order
+
+
+@pytest.fixture(name="client")
+async def loop_client(app: Any) -> AsyncIterator[Any]:
+    """The app on the test's own event loop: Litestar's AsyncTestClient runs it on a portal loop
+    in another thread, where this loop's PostgreSQL pool cannot be used."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local",
+                                 follow_redirects=True) as c:
+        yield c
 
 
 async def test_seller_creates_a_link_and_sees_it_with_a_qr_code(client) -> None:
