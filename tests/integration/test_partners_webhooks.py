@@ -29,7 +29,8 @@ from trustdesk.partners.tables import WebhookAttempt, WebhookDelivery, WebhookEn
 
 client = pytest.fixture(loop_client, name="client")
 
-HANDLED = {"core.relay_event", "partners.deliver_webhook", "partners.retry_webhooks"}
+HANDLED = {"core.relay_event", "partners.deliver_webhook", "partners.retry_webhooks",
+           "partners.purge_idempotency"}
 
 
 class Receiver:
@@ -305,3 +306,24 @@ async def test_resend_of_another_sellers_delivery_is_404(client: Any, key: str,
     r = await post_form(client, f"/account/integrations/webhooks/deliveries/{delivery.id}/resend",
                         {}, token_from="/account/integrations/api")
     assert r.status_code == 404
+
+
+async def test_the_core_sweep_finds_overdue_deliveries_and_old_idempotency_records(
+        client: Any, key: str, receiver: Receiver) -> None:
+    from trustdesk.core import tasks as core_tasks
+    from trustdesk.partners.tables import IdempotencyRecord
+
+    await endpoint(client, key, receiver.url, ["order.created"])
+    await client.post("/api/v1/orders", json=ORDER, headers={**auth(key), "Idempotency-Key": "s1"})
+    await fanned_out_delivery()  # its job message is lost (flushed)
+    later = now() + timedelta(days=2)
+    set_clock(lambda: later)
+    try:
+        report = await core_tasks.sweep_once(later)
+        await drain()
+    finally:
+        set_clock(None)
+    assert report.deadlines.get("webhook.retry") == 1
+    assert report.deadlines.get("idempotency.purge") == 1
+    assert len(receiver.succeeded) == 1
+    assert await IdempotencyRecord.count() == 0

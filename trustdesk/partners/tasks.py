@@ -39,6 +39,24 @@ async def find_due_webhooks(at: datetime) -> AsyncIterator[tuple[str, list[int]]
         yield "webhook.retry", [r["id"] for r in rows]
 
 
+@dramatiq.actor(actor_name="partners.purge_idempotency", max_retries=0, time_limit=60_000)
+async def purge_idempotency(kind: str, _ids: list[int]) -> None:
+    """Forget Idempotency-Key records older than 24 hours."""
+    from trustdesk.partners.idempotency import purge_expired
+
+    await purge_expired()
+
+
+async def find_expired_idempotency(at: datetime) -> AsyncIterator[tuple[str, list[int]]]:
+    from trustdesk.partners.idempotency import TTL
+    from trustdesk.partners.tables import IdempotencyRecord
+
+    row = await IdempotencyRecord.select(IdempotencyRecord.id).where(
+        IdempotencyRecord.created_at < at - TTL).first()
+    if row:
+        yield "idempotency.purge", [row["id"]]
+
+
 def _register_with_sweep() -> None:
     try:
         from trustdesk.core import tasks as core_tasks
@@ -49,6 +67,8 @@ def _register_with_sweep() -> None:
     if isinstance(finders, dict) and isinstance(actors, dict):
         finders["webhook"] = find_due_webhooks
         actors["webhook"] = "partners.retry_webhooks"
+        finders["idempotency"] = find_expired_idempotency
+        actors["idempotency"] = "partners.purge_idempotency"
 
 
 _register_with_sweep()
