@@ -137,4 +137,17 @@ def test_demo_orders_show_every_state_and_the_ship_form_at_375px(server: str, br
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.get_by_text("Cancel the order", exact=True).click()
     shot(page, "escrow-17-cancel-confirm-375px")
+    page.goto(server + "/orders?show=open")
+    page.get_by_role("link", name="Share the link with your buyer").first.click()
+    page.wait_for_load_state()
+    shot(page, "escrow-19-link-375px")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    link = page.locator("#pay-link").input_value()
+    anonymous = browser.new_context(viewport={"width": 375, "height": 812})
+    visitor = anonymous.new_page()
+    visitor.goto(link)
+    shot(visitor, "escrow-20-pay-375px")
+    assert visitor.evaluate("document.documentElement.scrollWidth") <= 375
+    assert "Create an account to pay" in visitor.content()
+    anonymous.close()
     phone.close()

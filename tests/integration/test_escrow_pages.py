@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,8 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.conftest import csrf_token
 from tests.integration.conftest import post_form as _post_form
 from tests.support.factories import login, make_user
+from trustdesk.core import audit
 from trustdesk.core.actors import Actor, Role
 from trustdesk.escrow import services
 from trustdesk.escrow.payments import SandboxProvider, sign
@@ -334,3 +337,27 @@ class TestOrderList:
         page = await client.get("/orders")
         assert "Item 0" in page.text and "Paid, held in escrow" in page.text
         assert re.search(r"Rs 1,000\.\d\d|Rs 1,250", page.text)
+
+
+class TestConcurrentClicks:
+    async def test_twelve_simultaneous_ship_and_cancel_posts_apply_once_and_never_500(self, client) -> None:
+        seller = await make_user("seller")
+        buyer = await make_user("buyer")
+        order = await _link(seller)
+        payment = await services.start_payment(order.id, buyer.id)
+        await services.complete_payment(payment.reference, succeeded=True, method="raast")
+        await login(client, seller)
+        token = await csrf_token(client, f"/orders/{order.id}")
+        posts = []
+        for i in range(12):
+            path, data = ((f"/orders/{order.id}/ship", {"carrier": "TCS", "tracking_number": f"T{i}"})
+                          if i % 2 else (f"/orders/{order.id}/cancel", {"confirmed": "yes"}))
+            posts.append(client.post(path, data={**data, "_csrf_token": token}, follow_redirects=False))
+        responses = await asyncio.gather(*posts)
+        assert [r.status_code for r in responses] == [303] * 12
+        stored = await Order.objects().get(Order.id == order.id)
+        assert stored.state in ("shipped", "cancelled")
+        held = await services.escrow_balance(order.id)
+        assert held == (475000 if stored.state == "shipped" else 0)
+        events = await audit.list_for("order", order.id)
+        assert sum(e["action"] in ("escrow:order:shipped", "escrow:order:cancelled") for e in events) == 1
