@@ -296,6 +296,8 @@ class TestOrderActions:
                                ("cancel", {"confirmed": "yes"})):
                 r = await post_form(client, f"/orders/{order.id}/{path}", data, token_from="/orders")
                 assert r.status_code == 404, (path, r.status_code)
+            assert (await client.get(f"/orders/{order.id}/link", follow_redirects=False)).status_code == 404
+        await login(client, buyer)  # the order's own buyer has no business on the seller's link page
         assert (await client.get(f"/orders/{order.id}/link", follow_redirects=False)).status_code == 404
         assert (await Order.objects().get(Order.id == order.id)).state == "funded"
         assert (await client.get("/orders/999999")).status_code == 404

@@ -312,7 +312,7 @@ async def _act(request: Request, order_id: int, run: Any, success: str) -> Respo
 
 class LinkController(Controller):
     path = "/orders/{order_id:int}/link"
-    guards = [requires_seller]
+    guards = [requires_login]  # not requires_seller: anyone but the order's seller gets a 404
 
     @get("/")
     async def link_page(self, request: Request, order_id: FromPath[int]) -> Response:
