@@ -139,3 +139,14 @@ async def test_bad_idempotency_key_is_422(client: Any, key: str, value: str) -> 
 async def test_without_a_valid_api_key_nothing_is_stored(client: Any) -> None:
     r = await client.post("/api/v1/orders", json=ORDER, headers=idem("td_key_bogus", "k5"))
     assert r.status_code == 401 and await IdempotencyRecord.count() == 0
+
+
+async def test_an_oversized_body_is_413_and_stores_nothing(client: Any, key: str,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from trustdesk.partners import idempotency
+
+    monkeypatch.setattr(idempotency, "MAX_BODY_BYTES", 100)
+    r = await client.post("/api/v1/orders", json={**ORDER, "description": "x" * 200},
+                          headers=idem(key, "big"))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "too_large"
+    assert await IdempotencyRecord.count() == 0 and await Order.count() == 0

@@ -29,6 +29,7 @@ MAX_KEY_LENGTH = 255
 TTL = timedelta(hours=24)
 LEASE = timedelta(seconds=90)  # a "running" row older than this was abandoned by a dead process
 WAIT_FOR_FIRST_S = 60.0
+MAX_BODY_BYTES = 64 * 1024 * 1024  # as the app's request_max_body_size
 POLL_S = 0.02
 # Responses worth replaying: the command ran (or was refused by a rule that will refuse again).
 STORED_STATUSES = frozenset({200, 201, 202, 204, 403, 404, 409})
@@ -62,13 +63,22 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+class _TooLarge(Exception):
+    pass
+
+
 async def _read_body(receive: Receive) -> bytes:
     chunks: list[bytes] = []
+    size = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             break
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
         if not message.get("more_body"):
             break
     return b"".join(chunks)
@@ -146,7 +156,11 @@ def idempotency_middleware(app: ASGIApp) -> ASGIApp:
                              f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
                              field="Idempotency-Key")
             return
-        body = await _read_body(receive)
+        try:
+            body = await _read_body(receive)
+        except _TooLarge:
+            await json_error(send, 413, "too_large", "The request body is too large.")
+            return
         fp = fingerprint("POST", scope.get("path", ""), scope.get("query_string", b""), body)
         outcome, row = await _claim(int(api_key["id"]), key, fp)
         if outcome == "reused":
