@@ -58,6 +58,7 @@ def _errors(*statuses: int) -> dict[int, ResponseSpec]:
         404: "Unknown id, or an object of another seller.",
         409: "Not possible in the current state (`current_state` says which), or a concurrent "
              "request with the same Idempotency-Key is still running.",
+        413: "The request body is too large.",
         422: "Validation failed (`field` names the input), or `idempotency_key_reused`.",
         429: "Too many requests for this key; see the `Retry-After` header.",
     }
@@ -66,7 +67,7 @@ def _errors(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 READ_ERRORS = _errors(400, 401, 404, 422, 429)
-WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 422, 429)
+WRITE_ERRORS = _errors(400, 401, 403, 404, 409, 413, 422, 429)
 
 
 class Deadlines(msgspec.Struct):
