@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the `client` fixture is imported from test_disputes_support)
 """Dispute pages over HTTP: the authorisation matrix (every dispute and evidence route x
 anonymous, another order's buyer and seller, the buyer, the seller, a mediator), and the pages
 themselves (complaint form, dispute page, evidence headers, case file, signing key, order panel)."""
@@ -12,8 +13,8 @@ from typing import Any
 import pytest
 
 from tests.integration.test_disputes_support import (  # noqa: F401 - client is a fixture
-    client,
     assert_ledger_settled,
+    client,
     file,
     jpeg,
     make_cast,
@@ -237,8 +238,9 @@ class TestPages:
         assert img.headers["content-type"] == "image/jpeg"
         assert img.headers["content-disposition"].startswith("inline;")
         assert img.headers["x-content-type-options"] == "nosniff"
-        from PIL import Image
         import io
+
+        from PIL import Image
 
         assert not Image.open(io.BytesIO(img.content)).getexif()
         doc = await client.get(f"/disputes/{d.id}/evidence/{rows[1].id}")

@@ -9,13 +9,6 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from trustdesk.core.actors import Actor, Role
-from trustdesk.core.clock import now, set_clock
-from trustdesk.core.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
-from trustdesk.core.tables import AuditEntry, OutboxEvent
-from trustdesk.disputes import policy, services
-from trustdesk.disputes.tables import Dispute, DisputeEvent, Evidence
-from trustdesk.escrow import services as escrow
 from tests.integration.test_disputes_support import (
     PRICE,
     SHIPPING,
@@ -26,6 +19,13 @@ from tests.integration.test_disputes_support import (
     make_order,
     upload,
 )
+from trustdesk.core.actors import Actor, Role
+from trustdesk.core.clock import now, set_clock
+from trustdesk.core.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
+from trustdesk.core.tables import AuditEntry, OutboxEvent
+from trustdesk.disputes import policy, services
+from trustdesk.disputes.tables import Dispute, DisputeEvent, Evidence
+from trustdesk.escrow import services as escrow
 
 TOTAL = PRICE + SHIPPING
 

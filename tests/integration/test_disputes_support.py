@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
+from tests.support.factories import make_user
 from trustdesk.core.actors import Actor, Role
 from trustdesk.disputes import services
 from trustdesk.disputes.evidence import BytesUpload
 from trustdesk.escrow import services as escrow
 from trustdesk.escrow.tables import LedgerEntry, Order
-from tests.support.factories import make_user
 
 PRICE, SHIPPING = 100_000, 20_000
 

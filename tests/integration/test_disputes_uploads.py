@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (the `client` fixture is imported from test_disputes_support)
 """Bad evidence never gets stored: at least 50 hostile or broken uploads, each refused with a
 4xx and a message naming the file, with evidence storage, scratch space and rows unchanged."""
 
@@ -11,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_disputes_support import client, file, jpeg, make_cast, make_order, pdf, png, webp
+from tests.integration.test_disputes_support import (
+    file,
+    jpeg,
+    make_cast,
+    make_order,
+    pdf,
+    png,
+    webp,
+)
 from tests.support.factories import login
 from trustdesk.disputes import evidence as ev
 from trustdesk.disputes.tables import Dispute, Evidence

@@ -6,7 +6,14 @@ import pytest
 
 from trustdesk.core.actors import Role
 from trustdesk.core.errors import InvalidTransition, NotAllowed
-from trustdesk.disputes.states import Action, DisputeState, available_actions, can, next_actor, next_state
+from trustdesk.disputes.states import (
+    Action,
+    DisputeState,
+    available_actions,
+    can,
+    next_actor,
+    next_state,
+)
 
 # (state, action) -> (next state, roles) written out by hand from the issue, not from states.py
 EXPECTED = {

@@ -125,8 +125,7 @@ async def build_case_file(dispute_id: int) -> tuple[str, bytes]:
     from trustdesk.core import audit
     from trustdesk.core.clock import now
     from trustdesk.disputes import evidence as ev
-    from trustdesk.disputes import policy
-    from trustdesk.disputes import services
+    from trustdesk.disputes import policy, services
     from trustdesk.escrow.services import get_order, list_ledger
 
     dispute = await services.get_dispute(dispute_id)

@@ -12,7 +12,12 @@ from litestar.response import Redirect, Response, Template
 
 from trustdesk.core.actors import Actor, Role
 from trustdesk.core.errors import DomainError, NotFound, ValidationFailed
-from trustdesk.core.extensions import ORDER_LIST_TODOS, ORDER_PAGE, ORDER_PAGE_PARTIALS, register_partial
+from trustdesk.core.extensions import (
+    ORDER_LIST_TODOS,
+    ORDER_PAGE,
+    ORDER_PAGE_PARTIALS,
+    register_partial,
+)
 from trustdesk.core.web import current_user, flash, page
 from trustdesk.disputes import casefile, policy, services
 from trustdesk.disputes import evidence as ev
@@ -35,8 +40,8 @@ from trustdesk.disputes.states import (
     Reason,
     available_actions,
 )
-from trustdesk.settings import get_settings
 from trustdesk.escrow.services import CARRIERS, can_open_dispute, get_order_for, list_ledger
+from trustdesk.settings import get_settings
 
 UPLOAD_OPT = {"exclude_from_csrf": True}
 URLENCODED_MAX = 512 * 1024

@@ -392,7 +392,7 @@ class SpooledUpload:
 
     async def read(self, size: int = -1) -> bytes:
         if self._fh is None:
-            self._fh = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            self._fh = open(self.path, "rb")  # noqa: SIM115, ASYNC230 - local scratch file; closed in close()
         return self._fh.read(size)
 
     def close(self) -> None:
