@@ -69,7 +69,7 @@ def store(server: str, api_key: str, tmp_path: Path) -> Iterator[str]:
     log.close()
 
 
-def wait_for_text(page: Any, text: str, timeout_s: float = 20) -> None:
+def wait_for_text(page: Any, text: str, timeout_s: float = 45) -> None:
     """Reload until `text` shows (webhooks arrive from TrustDesk's job worker)."""
     deadline = time.time() + timeout_s
     while text not in page.content():
