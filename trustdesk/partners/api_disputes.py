@@ -18,11 +18,12 @@ from litestar.params import Body, PathParameter, QueryParameter
 
 from trustdesk.core.actors import Actor, Role
 from trustdesk.core.clock import aware
-from trustdesk.core.errors import NotFound, ValidationFailed
+from trustdesk.core.errors import ValidationFailed
 from trustdesk.disputes import services as disputes
 from trustdesk.disputes.evidence import BytesUpload
 from trustdesk.disputes.states import DisputeState
 from trustdesk.disputes.tables import Dispute
+from trustdesk.partners import services
 from trustdesk.partners.api import (
     MAX_ID,
     READ_ERRORS,
@@ -33,7 +34,6 @@ from trustdesk.partners.api import (
     _clean,
 )
 from trustdesk.partners.auth import partner_of
-from trustdesk.partners.services import _page, check_limit, decode_cursor
 
 DisputeId = Annotated[int, PathParameter(ge=1, le=MAX_ID, description="The dispute's id.")]
 RESPONSE_ACTIONS = {"full_refund": "accept_full_refund", "partial_refund": "offer_partial",
@@ -140,11 +140,7 @@ def _as_api_field(exc: ValidationFailed) -> ValidationFailed:
 
 
 async def _own(dispute_id: int, seller_id: int) -> Dispute:
-    dispute = await Dispute.objects().where(
-        (Dispute.id == dispute_id) & (Dispute.seller == seller_id)).first()
-    if dispute is None:
-        raise NotFound("Dispute not found.")
-    return dispute
+    return await services.get_seller_dispute(dispute_id, seller_id)  # type: ignore[no-any-return]
 
 
 def _evidence(row: dict[str, Any]) -> EvidenceMeta:
@@ -189,17 +185,8 @@ async def list_disputes(request: Request,
                             description="Only disputes in this state.")] = None,
                         limit: Limit = 20, cursor: Cursor = None) -> DisputeList:
     partner = partner_of(request)
-    check_limit(limit)
-    query = Dispute.objects().where(Dispute.seller == int(partner["seller_id"]))
-    if dispute_state:
-        if dispute_state not in {s.value for s in DisputeState}:
-            raise ValidationFailed("Unknown state.", field="state")
-        query = query.where(Dispute.state == dispute_state)
-    after = decode_cursor(cursor)
-    if after is not None:
-        query = query.where(Dispute.id < after)
-    rows, next_cursor = _page(await query.order_by(Dispute.id, ascending=False).limit(limit + 1),
-                              limit, lambda d: d.id)
+    rows, next_cursor = await services.list_seller_disputes(
+        int(partner["seller_id"]), state=dispute_state, limit=limit, cursor=cursor)
     return DisputeList(data=[await dispute_out(d) for d in rows],
                        has_more=next_cursor is not None, next_cursor=next_cursor)
 

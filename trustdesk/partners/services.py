@@ -342,3 +342,35 @@ async def list_seller_events(seller_id: int, *, limit: int = 20,
     rows = await query.order_by(OutboxEvent.id, ascending=False).limit(limit + 1)
     page, next_cursor = _page(rows, limit, lambda r: r["id"])
     return [event_dict(r) for r in page], next_cursor
+
+
+async def get_seller_dispute(dispute_id: int, seller_id: int) -> Any:
+    """A complaint about one of the seller's orders; NotFound for anyone else's."""
+    from trustdesk.disputes.tables import Dispute
+
+    dispute = None
+    if 0 < dispute_id < 2**31:
+        dispute = await Dispute.objects().where(
+            (Dispute.id == dispute_id) & (Dispute.seller == seller_id)).first()
+    if dispute is None:
+        raise NotFound("Dispute not found.")
+    return dispute
+
+
+async def list_seller_disputes(seller_id: int, *, state: str | None = None, limit: int = 20,
+                               cursor: str | None = None) -> tuple[list[Any], str | None]:
+    """The seller's disputes, newest first; (disputes, next_cursor)."""
+    from trustdesk.disputes.states import DisputeState
+    from trustdesk.disputes.tables import Dispute
+
+    check_limit(limit)
+    query = Dispute.objects().where(Dispute.seller == seller_id)
+    if state:
+        if state not in {s.value for s in DisputeState}:
+            raise ValidationFailed("Unknown state.", field="state")
+        query = query.where(Dispute.state == state)
+    after = decode_cursor(cursor)
+    if after is not None:
+        query = query.where(Dispute.id < after)
+    rows = await query.order_by(Dispute.id, ascending=False).limit(limit + 1)
+    return _page(rows, limit, lambda d: d.id)
