@@ -22,7 +22,7 @@ PAGE_SIZE = 50
 async def list_notifications(user_id: int, limit: int = PAGE_SIZE,
                              offset: int = 0) -> list[dict[str, Any]]:
     rows = await Notification.select().where(Notification.user_id == user_id).order_by(
-        Notification.id, ascending=False).limit(limit).offset(offset)
+        Notification.created_at, Notification.id, ascending=False).limit(limit).offset(offset)
     for row in rows:
         row["created_at"] = aware(row["created_at"])
         row["read_at"] = aware(row["read_at"])

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import smtplib
 from dataclasses import dataclass
+from datetime import datetime
 from email.message import EmailMessage as MimeMessage
 from email.utils import make_msgid
 from typing import Any
@@ -33,6 +34,7 @@ class Note:
     body: str
     link: str = ""
     email: bool = True
+    at: datetime | None = None  # when it happened (the event's time); default: now
 
 
 async def deliver(notes: list[Note]) -> list[int]:
@@ -54,7 +56,7 @@ async def deliver(notes: list[Note]) -> list[int]:
             continue
         seen.add(note.key[:120])
         await Notification.insert(Notification(
-            created_at=stamp, user_id=note.user_id, dedupe_key=note.key[:120],
+            created_at=note.at or stamp, user_id=note.user_id, dedupe_key=note.key[:120],
             title=note.title[:200], body=note.body, link=note.link[:300],
         )).on_conflict(action="DO NOTHING")
         address = users[note.user_id]["email"]

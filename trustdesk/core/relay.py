@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from trustdesk.core.clock import now
+from trustdesk.core.clock import aware, now
 from trustdesk.core.money import format_money
 from trustdesk.core.notify import Note, deliver
 from trustdesk.core.outbox import event_data
@@ -166,7 +166,8 @@ async def notes_for(event: dict[str, Any]) -> list[Note]:
             user_ids = [int(uid)] if uid else []
         for uid in user_ids:
             notes.append(Note(user_id=uid, key=f"event:{event['id']}:user:{uid}",
-                              title=title, body=body, link=link))
+                              title=title, body=body, link=link,
+                              at=aware(event.get("created_at"))))
     return notes
 
 

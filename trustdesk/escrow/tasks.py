@@ -66,9 +66,20 @@ async def apply_deadline_job(kind: str, order_id: int, version: int | None = Non
 @dramatiq.actor(actor_name="escrow.apply_deadlines",
                 **{**core_tasks.JOB_OPTIONS, "time_limit": 300_000})
 async def apply_deadlines_job(kind: str, order_ids: list[int]) -> None:
-    """A sweep batch: each order in its own transaction (a retry redoes only what is left)."""
-    for order_id in await still_due(kind, order_ids):
-        await apply_deadline(kind, order_id)
+    """A sweep batch: the due orders in one transaction (each through its service, so state,
+    ledger, audit and outbox still change together); if any one fails, the batch is redone
+    order by order so one bad row cannot hold the others back."""
+    due = await still_due(kind, order_ids)
+    if not due:
+        return
+    try:
+        async with write_transaction():
+            for order_id in due:
+                await apply_deadline(kind, order_id)
+    except Exception:  # noqa: BLE001 - isolate the failing order below
+        log.warning("batch of %d %s failed; applying one by one", len(due), kind, exc_info=True)
+        for order_id in due:
+            await apply_deadline(kind, order_id)
 
 
 async def still_due(kind: str, order_ids: list[int]) -> list[int]:
