@@ -126,6 +126,9 @@ def test_demo_orders_show_every_state_and_the_ship_form_at_375px(server: str, br
     for label in ("Awaiting payment", "Paid, held in escrow", "Shipped", "Delivered, under inspection"):
         assert label in body, label
     shot(page, "escrow-18-orders-open-375px")
+    clipped = page.evaluate("""Array.from(document.querySelectorAll('.table-scroll, .orders-table td'))
+        .filter(el => el.scrollWidth > el.clientWidth + 1).length""")
+    assert clipped == 0, f"{clipped} order-list cells are cut off at 375px"
     page.goto(server + "/orders?show=closed")
     body = page.content()
     assert "Released" in body and "Awaiting payment" not in body
