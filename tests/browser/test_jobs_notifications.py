@@ -66,7 +66,7 @@ def timed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
         proc.kill()
 
 
-def wait_for_text(page, url: str, text: str, timeout: float = 40) -> None:
+def wait_for_text(page, url: str, text: str, timeout: float = 90) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         page.goto(url)
