@@ -77,7 +77,8 @@ def email_body(note: Note) -> str:
 
 
 def _smtp_send(url: str, sender: str, to: str, subject: str, body: str) -> None:
-    """Blocking SMTP send (run in a thread). smtp://user:pass@host:port, smtps:// for TLS."""
+    """Blocking SMTP send (run in a thread). smtp://user:pass@host:port (STARTTLS when the server
+    offers it), smtps://… for TLS from the start."""
     parsed = urlparse(url)
     host = parsed.hostname or "localhost"
     msg = MimeMessage()
@@ -91,8 +92,11 @@ def _smtp_send(url: str, sender: str, to: str, subject: str, body: str) -> None:
     else:
         client = smtplib.SMTP(host, parsed.port or 25, timeout=20)
     try:
-        if parsed.scheme == "smtp+starttls":
-            client.starttls()
+        if parsed.scheme != "smtps":
+            client.ehlo()
+            if client.has_extn("starttls"):  # e.g. port 587: upgrade before sending a password
+                client.starttls()
+                client.ehlo()
         if parsed.username:
             client.login(unquote(parsed.username), unquote(parsed.password or ""))
         client.send_message(msg)
