@@ -7,7 +7,7 @@ from xml.etree import ElementTree
 
 import pytest
 
-from tests.integration.test_ratings_rules import completed_order
+from tests.integration.test_ratings_rules import completed_order, loop_client  # noqa: F401
 from tests.support.factories import make_user
 from trustdesk.accounts.tables import User
 from trustdesk.core.actors import Actor, Role

@@ -3,6 +3,7 @@
 import pytest
 
 from tests.integration.conftest import post_form
+from tests.integration.test_ratings_rules import loop_client  # noqa: F401
 from tests.support.factories import login, make_user
 from trustdesk.core.actors import Actor, Role
 from trustdesk.core.errors import NotAllowed, NotFound, ValidationFailed

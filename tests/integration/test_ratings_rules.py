@@ -15,6 +15,18 @@ from trustdesk.ratings import services
 from trustdesk.ratings.tables import Rating
 
 
+@pytest.fixture(name="client")
+async def loop_client(app):
+    """HTTP client on the test's own event loop (the shared AsyncTestClient runs the app on
+    another loop, where this loop's PostgreSQL pool cannot be used)."""
+    import httpx
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local",
+                                 follow_redirects=True) as c:
+        yield c
+
+
 async def completed_order(seller=None, buyer=None, *, release: bool = True):
     seller = seller or await make_user("seller")
     buyer = buyer or await make_user("buyer")

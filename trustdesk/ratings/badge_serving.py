@@ -166,10 +166,13 @@ class BadgeServer:
         """Sellers named by new outbox events (order closed, dispute resolved …) are dropped."""
         from trustdesk.core.tables import OutboxEvent
 
-        if self._last_event_id is None:
+        if self._last_event_id is None:  # start: everything before now is already reflected
             last = await OutboxEvent.select(OutboxEvent.id).order_by(
                 OutboxEvent.id, ascending=False).first()
             self._last_event_id = last["id"] if last else 0
+            for row in await OutboxEvent.select(OutboxEvent.id).where(
+                    OutboxEvent.id > self._last_event_id - EVENT_OVERLAP):
+                self._seen_events.put(row["id"], True)
             return
         rows = await OutboxEvent.select(OutboxEvent.id, OutboxEvent.seller_id).where(
             (OutboxEvent.id > self._last_event_id - EVENT_OVERLAP)
