@@ -29,9 +29,9 @@ import hashlib
 import os
 import re
 import time
-from datetime import datetime, timedelta
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from trustdesk.ratings import badge as render

@@ -129,9 +129,9 @@ async def seller_page(slug: FromPath[str]) -> Template:
 async def seller_qr(slug: FromPath[str]) -> Response:
     seller = await services.get_seller_by_slug(slug.lower())
     url = f"{get_settings().public_url}/sellers/{seller.slug}"
-    import segno
-
     import io
+
+    import segno
 
     buffer = io.BytesIO()
     segno.make(url, error="m").save(buffer, kind="svg", scale=8, border=4)

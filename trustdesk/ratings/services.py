@@ -15,7 +15,13 @@ from trustdesk.accounts.tables import User
 from trustdesk.core import audit, outbox
 from trustdesk.core.actors import Actor, Role
 from trustdesk.core.clock import aware, now
-from trustdesk.core.errors import Conflict, InvalidTransition, NotAllowed, NotFound, ValidationFailed
+from trustdesk.core.errors import (
+    Conflict,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    ValidationFailed,
+)
 from trustdesk.db import after_commit, load_for_update, update_versioned, write_transaction
 from trustdesk.escrow.states import COMPLETED, LABELS, OrderState
 from trustdesk.escrow.tables import Order
