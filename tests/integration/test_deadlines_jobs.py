@@ -212,6 +212,25 @@ class TestScheduling:
         # the stub broker stamps eta from the wall clock: the delay equals the pay window
         assert messages[0].options.get("eta") is not None and eta > 0
 
+    async def test_deadlines_beyond_the_brokers_delay_limit_hop_in_six_day_steps(
+            self, frozen: Clock) -> None:
+        order, seller, _ = await make_order("funded")
+        drain_queue()
+        await services.ship_order(order.id, carrier="TCS", tracking_number="T-9",
+                                  actor=Actor(Role.SELLER, seller.id))  # confirm_by: 14 days
+        hops = [m for m in stub_messages() if m.actor_name == "core.reschedule"]
+        assert [m.args[:2] for m in hops] == [("order.confirm_by", order.id)]
+        # six days later the hop schedules the next one; at 12 days the real delayed message
+        frozen.advance(timedelta(days=6))
+        await tasks.reschedule_job.fn.__wrapped__(*hops[0].args)
+        again = [m for m in stub_messages() if m.actor_name == "core.reschedule"]
+        assert len(again) == 1
+        frozen.advance(timedelta(days=6))
+        await tasks.reschedule_job.fn.__wrapped__(*again[0].args)
+        final = stub_messages()
+        assert [m.actor_name for m in final] == ["escrow.apply_deadline"]
+        assert final[0].args[:2] == ("order.confirm_by", order.id)
+
     async def test_sweep_enqueues_every_lapsed_deadline_and_the_jobs_apply_them(
             self, frozen: Clock) -> None:
         unpaid = [(await make_order())[0] for _ in range(3)]
