@@ -6,8 +6,9 @@ import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
+from litestar.testing import AsyncTestClient  # noqa: F401 (type hints in tests)
 
 from tests.support.db import migrate_once, truncate_all
 from trustdesk.db import start_pool
@@ -33,9 +34,16 @@ def app() -> Any:
     return create_app(with_worker=False)
 
 
+def make_client(app: Any, base_url: str = "http://testserver.local") -> httpx.AsyncClient:
+    """The app on the test's own event loop. (Litestar's AsyncTestClient runs the app on a portal
+    loop in another thread, where this loop's PostgreSQL pool cannot be used.)"""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base_url,
+                             follow_redirects=True)
+
+
 @pytest.fixture
-async def client(app: Any) -> AsyncIterator[AsyncTestClient]:
-    async with AsyncTestClient(app=app, base_url="http://testserver.local") as c:
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    async with make_client(app) as c:
         yield c
 
 

@@ -6,7 +6,7 @@ import re
 
 from litestar.testing import AsyncTestClient
 
-from tests.integration.conftest import csrf_token, post_form
+from tests.integration.conftest import csrf_token, make_client, post_form
 from tests.support.factories import PASSWORD, make_user
 from trustdesk.accounts.tables import LoginAttempt, Session, User
 from trustdesk.core.tables import AuditEntry
@@ -121,7 +121,7 @@ class TestCsrf:
 class TestAccount:
     async def test_password_change_ends_other_sessions(self, app, client: AsyncTestClient) -> None:
         user = await make_user("buyer")
-        async with AsyncTestClient(app=app, base_url="http://other.local") as other:
+        async with make_client(app, "http://other.local") as other:
             await _login(other, user.email)
             await _login(client, user.email)
             assert await Session.count() == 2

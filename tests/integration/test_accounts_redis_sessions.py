@@ -3,7 +3,7 @@
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.integration.conftest import post_form
+from tests.integration.conftest import make_client, post_form
 from tests.support.env import IN_CI, reachable
 from tests.support.factories import PASSWORD, make_user
 from trustdesk.accounts.tables import Session
@@ -39,7 +39,7 @@ async def test_sessions_round_trip_through_redis(app, client: AsyncTestClient, r
     assert await Session.count() == 0
     assert any(k.startswith(b"trustdesk:session:") for k in redis_sessions.keys())
     assert (await client.get("/account")).status_code == 200
-    async with AsyncTestClient(app=app, base_url="http://other.local") as other:
+    async with make_client(app, "http://other.local") as other:
         await _login(other, user.email)
         r = await post_form(client, "/account/password", {
             "current_password": PASSWORD, "new_password": "a brand new passphrase"},
