@@ -2,7 +2,7 @@
 
 Starts `trustdesk run` on a throwaway PostgreSQL database with N sellers (each with a verified
 domain), then alternates wrk load between:
-  hello      GET /bench/hello                    (TRUSTDESK_BENCH_HELLO=1 adds it)
+  hello      GET /badge/_bench_hello            (TRUSTDESK_BENCH_HELLO=1 adds it)
   badge      GET /badge/<slug>.svg, warm          (random seller per request, verified Referer)
   badge304   the same with If-None-Match          (304 Not Modified)
 and finally runs the badge load again while other clients hammer POST /login (argon2id).
@@ -116,7 +116,7 @@ request = function()
   local headers = {{}}
   headers["Referer"] = "https://bench-store-" .. i .. ".bench.example/shop"
   if etags[i] then headers["If-None-Match"] = etags[i] end
-  return wrk.format("GET", {'"/bench/hello?i=" .. i' if hello else '"/badge/bench-store-" .. i .. ".svg"'}, headers)
+  return wrk.format("GET", {'"/badge/_bench_hello?i=" .. i' if hello else '"/badge/bench-store-" .. i .. ".svg"'}, headers)
 end
 """)
     path.write_text("\n".join(lines))
@@ -209,7 +209,7 @@ def main() -> int:
 
         for _ in range(200):
             try:
-                if httpx.get(base + "/bench/hello", timeout=1).status_code == 200:
+                if httpx.get(base + "/badge/_bench_hello", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)

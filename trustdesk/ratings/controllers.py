@@ -11,6 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from litestar.response.base import ASGIResponse
 
 from trustdesk.accounts.guards import requires_login, requires_seller
 from trustdesk.core import extensions
@@ -40,17 +41,43 @@ def _actor(request: Request) -> Actor:
 
 # -- the badge ---------------------------------------------------------------------------------
 
-_BASE_HEADERS = {
-    "Cache-Control": badge_serving.CACHE_CONTROL,
-    "Vary": "Origin, Referer",
-    "Access-Control-Allow-Origin": "*",
-    "Cross-Origin-Resource-Policy": "cross-origin",
-}
+_COMMON = [
+    (b"cache-control", badge_serving.CACHE_CONTROL.encode()),
+    (b"vary", b"Origin, Referer"),
+    (b"access-control-allow-origin", b"*"),
+    (b"cross-origin-resource-policy", b"cross-origin"),
+]
+
+
+class RawResponse(ASGIResponse):
+    """A response whose headers are already encoded: the warm badge path builds nothing."""
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
+        self.status_code = status
+        self.raw_headers = headers
+        self.body = body
+        self.background = None
+        self.is_head_response = False
+
+    async def start_response(self, send: Any) -> None:
+        await send({"type": "http.response.start", "status": self.status_code,
+                    "headers": list(self.raw_headers)})
+
+    async def send_body(self, send: Any, receive: Any) -> None:
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+
+    async def after_response(self) -> None:
+        return None
 
 
 @lru_cache(maxsize=8)
 def _public_host(public_url: str) -> str:
     return origin_host(public_url) or ""
+
+
+@lru_cache(maxsize=2048)
+def _origin(value: str | None) -> str | None:
+    return origin_host(value)
 
 
 _WANTED = {b"origin", b"referer", b"if-none-match", b"host"}
@@ -65,37 +92,66 @@ def _badge_headers(scope: Any) -> dict[bytes, str]:
     return found
 
 
+def _encoded(rendered: badge_serving.Rendered, cache: bool) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    """(200 headers, 304 headers) for a rendering, kept on it so they are built once."""
+    pair = rendered.__dict__.get("_encoded") if hasattr(rendered, "__dict__") else None
+    if pair is not None and cache:
+        return pair
+    common = list(_COMMON) if cache else [(k, b"no-store" if k == b"cache-control" else v) for k, v in _COMMON]
+    common.append((b"etag", rendered.etag.encode()))
+    ok = [*common, (b"content-type", rendered.media_type.encode()),
+          (b"content-length", str(len(rendered.body)).encode())]
+    return ok, common
+
+
+_ENCODED: dict[int, tuple[Any, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]]] = {}
+
+
+def _headers_for(rendered: badge_serving.Rendered) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:
+    hit = _ENCODED.get(id(rendered))
+    if hit is not None and hit[0] is rendered:
+        return hit[1]
+    if len(_ENCODED) > 4 * 8192:  # bounded like the render cache it mirrors
+        _ENCODED.clear()
+    pair = _encoded(rendered, True)
+    _ENCODED[id(rendered)] = (rendered, pair)
+    return pair
+
+
 @get("/badge/{name:str}", include_in_schema=False)
-async def badge(request: Request, name: FromPath[str]) -> Response:
+async def badge(request: Request, name: FromPath[str]) -> ASGIResponse:
     """/badge/<slug>.svg and /badge/<slug>.js: from memory, 304 on a matching ETag, never 500."""
     slug, dot, ext = name.rpartition(".")
     if not dot or ext not in badge_serving.MEDIA:
         raise NotFoundException()
     headers = _badge_headers(request.scope)
     query = request.query_params
-    origin = origin_host(headers.get(b"origin")) or origin_host(headers.get(b"referer"))
+    origin = _origin(headers.get(b"origin")) or _origin(headers.get(b"referer"))
     public_url = get_settings().public_url
     own_hosts = (_public_host(public_url), headers.get(b"host", "").lower())
     try:
         rendered = await badge_serving.SERVER.get(
             slug.lower()[:100], fmt=ext, style=query.get("style"), lang=query.get("lang"),
             origin=origin, own_hosts=own_hosts, base_url=public_url)
-        out = dict(_BASE_HEADERS)
+        ok, not_modified = _headers_for(rendered)
     except Exception:  # noqa: BLE001 - a badge is never a 500: neutral, and not cached
         log.exception("badge failed for %s", name)
         rendered = badge_serving.BadgeServer(ttl=0)._render(
             None, None, query.get("style") or "full", query.get("lang") or "en", False, ext, slug,
-            get_settings().public_url)
-        out = {**_BASE_HEADERS, "Cache-Control": "no-store"}
-    out["ETag"] = rendered.etag
+            public_url)
+        ok, not_modified = _encoded(rendered, False)
     if badge_serving.etag_matches(headers.get(b"if-none-match"), rendered.etag):
-        return Response(content=b"", status_code=304, headers=out)
-    return Response(content=rendered.body, media_type=rendered.media_type, headers=out)
+        return RawResponse(304, not_modified)
+    return RawResponse(200, ok, rendered.body)
 
 
-@get("/bench/hello", include_in_schema=False, sync_to_thread=False)
+@get("/badge/_bench_hello", include_in_schema=False, sync_to_thread=False)
 def bench_hello() -> Response:
-    """A bare route for bench/badge.py to compare against (only with TRUSTDESK_BENCH_HELLO=1)."""
+    """A bare route for bench/badge.py to compare against (only with TRUSTDESK_BENCH_HELLO=1).
+
+    It lives under /badge/ so it passes the same middleware as the badge (no CSRF cookie, no
+    session lookup); the comparison then measures the badge's own work. Slugs never start
+    with "_", so it cannot shadow a seller."""
     return Response(content=b"hello", media_type="text/plain")
 
 
