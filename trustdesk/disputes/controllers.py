@@ -318,7 +318,11 @@ async def order_panel(order: Any, user: dict[str, Any]) -> dict[str, Any]:
     dispute = await services.latest_for_order(order.id)
     ok, why = can_open_dispute(order)
     is_buyer = user is not None and user.get("id") == order.buyer
-    panel: dict[str, Any] = {"can_file": ok and is_buyer, "why": why if is_buyer else "",
+    # A reason why not is only worth showing while the order is still open; on a finished or
+    # unpaid order "you cannot complain" is noise.
+    open_now = order.state in {"funded", "shipped", "delivered"}
+    panel: dict[str, Any] = {"can_file": ok and is_buyer,
+                             "why": why if is_buyer and open_now else "",
                              "is_buyer": is_buyer, "dispute": None}
     if dispute is not None:
         panel.update({"dispute": dispute, **services.describe(dispute)})
