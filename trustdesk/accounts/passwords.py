@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
 from argon2 import PasswordHasher, Type
@@ -66,8 +68,19 @@ def hash_password_sync(password: str) -> str:
     return hasher().hash(password)
 
 
+# argon2 is deliberately CPU- and memory-hard. Running it on a small pool (one core fewer than
+# the machine has) keeps a login storm from starving everything else the process serves
+# (pages, badges): logins queue instead.
+_ARGON2_POOL = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 2) - 1),
+                                  thread_name_prefix="argon2")
+
+
+async def _off_loop(fn, *args):  # type: ignore[no-untyped-def]
+    return await asyncio.get_running_loop().run_in_executor(_ARGON2_POOL, fn, *args)
+
+
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(hasher().hash, password)
+    return await _off_loop(hasher().hash, password)
 
 
 def _verify(stored: str, password: str) -> bool:
@@ -79,7 +92,7 @@ def _verify(stored: str, password: str) -> bool:
 
 async def verify_password(stored: str | None, password: str) -> bool:
     """Constant work whether or not the user exists (a dummy hash is checked)."""
-    return await asyncio.to_thread(_verify, stored or _dummy_hash(), password) and stored is not None
+    return await _off_loop(_verify, stored or _dummy_hash(), password) and stored is not None
 
 
 @lru_cache(maxsize=1)
