@@ -171,14 +171,14 @@ def main() -> int:
             t = time.perf_counter()
             await seed(args.n)
             print(f"seeded {args.n} overdue orders in {time.perf_counter() - t:.1f}s", flush=True)
-            log = open(ROOT / "bench" / "sweep-worker.log", "wb")  # noqa: SIM115
+            log_path = Path(os.environ.get("TMPDIR", "/tmp")) / "trustdesk-bench-worker.log"
+            log = open(log_path, "wb")  # noqa: SIM115
             worker = subprocess.Popen(
                 [sys.executable, "-m", "trustdesk.cli", "worker", "--processes",
                  str(args.processes), "--threads", str(args.threads)],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
             try:
-                while b"Worker process is ready" not in (ROOT / "bench" / "sweep-worker.log"
-                                                           ).read_bytes():
+                while b"Worker process is ready" not in log_path.read_bytes():
                     await asyncio.sleep(0.2)
                 started = time.perf_counter()
                 report = await tasks.sweep_once()

@@ -81,7 +81,9 @@ class DatabaseMiddleware(Middleware):
         if loop_thread is not None and _host_loop is None:
             loop_thread.run_coroutine(start_pool())
 
-    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+    def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        # After the worker threads stopped (in-flight jobs finish first) and before the loop
+        # stops: after_* hooks run in reverse order, and LoopMiddleware was added first.
         from trustdesk.db import close_pool
 
         loop_thread = get_event_loop_thread()
