@@ -370,7 +370,6 @@ class TestDisputeDeadlines:
         assert await ledger_sum() == 0
 
     async def test_silent_seller_on_other_complaint_is_escalated(self, frozen: Clock) -> None:
-        from trustdesk.disputes import tasks as dispute_tasks
         from trustdesk.disputes.tables import Dispute
 
         dispute, order, _, _ = await open_complaint(reason="not_received", wanted="full_refund")

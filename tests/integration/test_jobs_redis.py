@@ -32,13 +32,12 @@ from tests.integration.test_deadlines_jobs import ledger_sum, make_order
 from tests.support.env import IN_CI, REDIS_URL
 from trustdesk import worker
 from trustdesk.core import deadlines
-from trustdesk.core.actors import Actor, Role
 from trustdesk.core.clock import now
 from trustdesk.core.tables import AuditEntry, EmailMessage, FailedJob, Notification, OutboxEvent
 from trustdesk.db import write_transaction
 from trustdesk.escrow import ledger, services
 from trustdesk.escrow.tables import LedgerEntry, Order
-from trustdesk.settings import get_settings, reset_settings_cache
+from trustdesk.settings import reset_settings_cache
 
 worker.import_tasks()
 from trustdesk.core import tasks  # noqa: E402
@@ -159,7 +158,7 @@ def procs(tmp_path: Path, broker: RedisBroker) -> Iterator[Callable[..., Proc]]:
         p.stop()
 
 
-async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float,
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float,  # noqa: ASYNC109
                      what: str = "condition") -> float:
     """Poll `check` every 0.1 s; returns the seconds it took."""
     started = time.monotonic()
