@@ -56,7 +56,7 @@ messages-extract: $(STAMP) ## extract translatable strings to trustdesk/locale/m
 	$(BIN)/pybabel update -i trustdesk/locale/messages.pot -d trustdesk/locale
 
 messages-compile: $(STAMP) ## compile .po catalogs to .mo
-	@if ls trustdesk/locale/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then $(BIN)/pybabel compile -q -d trustdesk/locale || true; fi
+	@if ls trustdesk/locale/*/LC_MESSAGES/messages.po >/dev/null 2>&1; then $(BIN)/pybabel compile -d trustdesk/locale >/dev/null; fi
 
 bench: $(STAMP) ## run the benchmarks (PostgreSQL)
 	$(BIN)/python bench/sweep.py
