@@ -69,6 +69,34 @@ async def record(action: str, *, subject_type: str, subject_id: object, actor: A
     return entry
 
 
+async def record_many(items: list[tuple[str, str, object, dict[str, Any]]], *, actor: Actor) -> None:
+    """Append many entries (action, subject_type, subject_id, data) for one actor in one insert.
+
+    Same chain, same hashes as calling record() for each in turn; used by batch jobs.
+    """
+    from trustdesk.db import is_postgres
+
+    if not items:
+        return
+    if is_postgres():
+        await AuditEntry.raw("SELECT pg_advisory_xact_lock({})", _LOCK_KEY)
+    last = await AuditEntry.select(AuditEntry.hash).order_by(AuditEntry.id, ascending=False).first()
+    prev = last["hash"] if last else GENESIS
+    stamp = now()
+    rows = []
+    for action, subject_type, subject_id, data in items:
+        payload = json.loads(_canonical(data or {}))
+        fields = _fields(stamp, str(actor.role), actor.user_id, actor.via, action, subject_type,
+                         str(subject_id), payload)
+        digest = entry_hash(prev, fields)
+        rows.append(AuditEntry(
+            created_at=stamp, actor_role=str(actor.role), actor_id=actor.user_id, via=actor.via,
+            action=action, subject_type=subject_type, subject_id=str(subject_id),
+            data=_canonical(payload), prev_hash=prev, hash=digest))
+        prev = digest
+    await AuditEntry.insert(*rows)
+
+
 @dataclass(frozen=True)
 class ChainReport:
     ok: bool

@@ -46,3 +46,24 @@ async def emit(event_type: str, *, subject_type: str, subject_id: int, data: dic
 def event_data(row: dict[str, Any]) -> dict[str, Any]:
     data = row.get("data")
     return json.loads(data) if isinstance(data, str) else (data or {})
+
+
+async def emit_many(events: list[dict[str, Any]]) -> list[int]:
+    """Write many events in one insert (same rows as emit()); relays are enqueued after commit.
+
+    Each item: event_type, subject_type, subject_id, data, seller_id, buyer_id.
+    """
+    if not events:
+        return []
+    stamp = now()
+    rows = [OutboxEvent(created_at=stamp, event_type=e["event_type"], subject_type=e["subject_type"],
+                        subject_id=e["subject_id"], seller_id=e.get("seller_id"),
+                        buyer_id=e.get("buyer_id"),
+                        data=json.dumps(e["data"], default=str, sort_keys=True)) for e in events]
+    inserted = await OutboxEvent.insert(*rows).returning(OutboxEvent.id)
+    ids = [r["id"] for r in inserted]
+    if _relay_hook is not None:
+        hook = _relay_hook
+        for event_id in ids:
+            after_commit(lambda event_id=event_id: hook(event_id))
+    return ids

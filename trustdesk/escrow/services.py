@@ -15,9 +15,15 @@ from trustdesk.accounts.tables import User
 from trustdesk.core import audit, deadlines, outbox
 from trustdesk.core.actors import Actor, Role
 from trustdesk.core.clock import aware, now
-from trustdesk.core.errors import InvalidTransition, NotFound, ValidationFailed
+from trustdesk.core.errors import (
+    Conflict,
+    DomainError,
+    InvalidTransition,
+    NotFound,
+    ValidationFailed,
+)
 from trustdesk.core.money import Money, MoneyError, check_currency
-from trustdesk.db import load_for_update, update_versioned, write_transaction
+from trustdesk.db import is_postgres, load_for_update, update_versioned, write_transaction
 from trustdesk.escrow import ledger
 from trustdesk.escrow.states import (
     COMPLETED,
@@ -162,6 +168,7 @@ class NewOrder:
     currency: str = "PKR"
     description: str = ""
     inspection_days: int | None = None
+    inspection_s: int | None = None
     buyer_email: str | None = None
     external_ref: str | None = None
     source: str = "link"
@@ -189,7 +196,12 @@ def validate_new_order(data: NewOrder) -> NewOrder:
         raise ValidationFailed("That amount is too large for one order.", field="amount_minor")
     days = data.inspection_days
     if days is None:
-        days = max(1, round(get_settings().inspection_window / timedelta(days=1)))
+        # the platform default (TRUSTDESK_INSPECTION_WINDOW), kept exact even when not whole days
+        window = get_settings().inspection_window
+        days = max(1, round(window / timedelta(days=1)))
+        seconds = max(1, int(window.total_seconds()))
+    else:
+        seconds = days * 86400 if isinstance(days, int) else 0
     if not isinstance(days, int) or not 1 <= days <= 30:
         raise ValidationFailed("The inspection window is 1 to 30 days.", field="inspection_days")
     ref = (data.external_ref or "").strip() or None
@@ -197,7 +209,8 @@ def validate_new_order(data: NewOrder) -> NewOrder:
         raise ValidationFailed("external_ref is at most 255 characters.", field="external_ref")
     return NewOrder(title=title, amount_minor=data.amount_minor, shipping_minor=data.shipping_minor,
                     currency=currency, description=(data.description or "").strip(),
-                    inspection_days=days, buyer_email=data.buyer_email, external_ref=ref,
+                    inspection_days=days, inspection_s=seconds, buyer_email=data.buyer_email,
+                    external_ref=ref,
                     source=data.source)
 
 
@@ -223,7 +236,8 @@ async def create_order(seller_id: int, data: NewOrder, *, actor: Actor) -> Order
             buyer_email=(data.buyer_email or "").strip().lower() or None,
             title=data.title, description=data.description, amount_minor=data.amount_minor,
             shipping_minor=data.shipping_minor, currency=data.currency,
-            inspection_days=data.inspection_days, state=OrderState.AWAITING_PAYMENT.value,
+            inspection_days=data.inspection_days, inspection_s=data.inspection_s,
+            state=OrderState.AWAITING_PAYMENT.value,
             source=data.source, external_ref=data.external_ref, version=1, created_at=stamp,
             updated_at=stamp, pay_by=stamp + get_settings().pay_window,
         )
@@ -436,12 +450,18 @@ async def confirm_delivery(order_id: int, *, actor: Actor) -> Order:
         stamp = now()
         await _transition(order, Action.CONFIRM_DELIVERY, actor, {
             Order.delivered_at: stamp,
-            Order.inspect_until: stamp + timedelta(days=int(order.inspection_days)),
+            Order.inspect_until: stamp + inspection_window(order),
         })
         await _record(order, "delivered", actor, "order.delivered",
                       {"automatic": actor.role == Role.SYSTEM})
         deadlines.schedule("order.inspect_until", order.id, order.version, order.inspect_until)
     return order
+
+
+def inspection_window(order: Order) -> timedelta:
+    if order.inspection_s:
+        return timedelta(seconds=int(order.inspection_s))
+    return timedelta(days=int(order.inspection_days))
 
 
 async def release_funds(order_id: int, *, actor: Actor) -> Order:
@@ -462,6 +482,74 @@ async def _release(order: Order, actor: Actor, reason: str = "") -> None:
                 ledger.release(order.id, order.seller, held, get_settings().platform_fee_bps))
     await _record(order, "released", actor, "order.released",
                   {"released_minor": held.minor, "reason": reason or None})
+
+
+async def release_after_inspection_many(order_ids: list[int], *, actor: Actor) -> list[int]:
+    """Batch form of the inspection lapse: delivered orders whose inspect_until has passed -> released.
+
+    The same rule check (next_state per order, re-read under lock), ledger postings, audit
+    entries and events as release_funds, written set-based in one transaction: a few statements
+    per batch instead of a dozen per order. Orders that no longer qualify (disputed, released
+    meanwhile, window moved) are skipped. Returns the released ids.
+    """
+    ids = sorted({int(i) for i in order_ids})
+    if not ids:
+        return []
+    fee_bps = get_settings().platform_fee_bps
+    async with write_transaction():
+        query = Order.objects().where(Order.id.is_in(ids)).order_by(Order.id)
+        if is_postgres():
+            query = query.lock_rows()
+        orders = await query
+        eligible: list[Order] = []
+        at = now()
+        for order in orders:
+            if order.state != OrderState.DELIVERED.value or order.inspect_until is None \
+                    or aware(order.inspect_until) > at:
+                continue
+            try:
+                next_state(order.state, Action.RELEASE, _actor_role_for(order, actor))
+            except DomainError:
+                continue
+            eligible.append(order)
+        if not eligible:
+            return []
+        accounts = {ledger.escrow_account(o.id): o for o in eligible}
+        held: dict[int, int] = {o.id: 0 for o in eligible}
+        for row in await LedgerEntry.select(LedgerEntry.order, LedgerEntry.amount_minor).where(
+                LedgerEntry.account.is_in(list(accounts))):
+            held[row["order"]] += int(row["amount_minor"])
+        stamp = now()
+        released_ids = [o.id for o in eligible]
+        updated = await Order.update({
+            Order.state: OrderState.RELEASED.value, Order.updated_at: stamp, Order.closed_at: stamp,
+            Order.version: Order.version + 1,
+        }).where(Order.id.is_in(released_ids) & Order.state.is_in(
+            [o.state for o in eligible])).returning(Order.id)
+        if len(updated) != len(eligible):
+            raise Conflict("Some orders changed while being released; the batch will be retried.")
+        entries: list[LedgerEntry] = []
+        audits: list[tuple[str, str, object, dict[str, Any]]] = []
+        events: list[dict[str, Any]] = []
+        for order in eligible:
+            order.state = OrderState.RELEASED.value
+            order.version += 1
+            amount = Money(held[order.id], order.currency)
+            posting_id = str(uuid.uuid4())
+            for e in ledger.release(order.id, order.seller, amount, fee_bps):
+                entries.append(LedgerEntry(posting_id=posting_id, kind=ledger.PostingKind.RELEASE.value,
+                                           account=e.account, amount_minor=e.amount_minor,
+                                           currency=e.currency, order=order.id, created_at=stamp))
+            data = {"released_minor": amount.minor, "reason": None}
+            audits.append(("escrow:order:released", "order", order.id, {"state": order.state, **data}))
+            events.append({"event_type": "order.released", "subject_type": "order",
+                           "subject_id": order.id, "seller_id": order.seller, "buyer_id": order.buyer,
+                           "data": {**order_event_data(order), **data}})
+        if entries:
+            await LedgerEntry.insert(*entries)
+        await audit.record_many(audits, actor=actor)
+        await outbox.emit_many(events)
+    return released_ids
 
 
 async def cancel_order(order_id: int, *, actor: Actor, reason: str = "") -> Order:

@@ -19,6 +19,8 @@ class Order(Table, tablename="td_order"):
     shipping_minor = BigInt(default=0)
     currency = Varchar(length=3, default="PKR")
     inspection_days = Integer(default=3)
+    # exact window in seconds (days x 86400, or TRUSTDESK_INSPECTION_WINDOW when the seller did not choose)
+    inspection_s = Integer(null=True, default=None)
     state = Varchar(length=24, default=OrderState.AWAITING_PAYMENT.value, index=True)
     prior_state = Varchar(length=24, null=True, default=None)  # where a dispute came from
     paused_remaining_s = Integer(null=True, default=None)  # window left when a dispute froze it
