@@ -24,7 +24,18 @@ async def _database() -> AsyncIterator[None]:
 @pytest.fixture(autouse=True)
 async def _clean(_database: None) -> AsyncIterator[None]:
     await truncate_all()
+    _empty_stored_files()
     yield
+
+
+def _empty_stored_files() -> None:
+    """Evidence blobs and upload scratch files belong to the rows just truncated."""
+    import shutil
+
+    from trustdesk.settings import get_settings
+
+    for name in ("evidence", "upload-tmp"):
+        shutil.rmtree(get_settings().data_path / name, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
