@@ -36,7 +36,7 @@ log = logging.getLogger("trustdesk.jobs")
 
 QUEUE = "default"
 MAX_DELAY = timedelta(days=6)  # Redis refuses delays of 7 days or more: hop in steps
-BATCH = 50                     # ids per sweep message
+BATCH = 250                    # ids per sweep message (one transaction each for set-based effects)
 PAGE = 2000                    # ids read per query in the sweep
 OUTBOX_GRACE = timedelta(seconds=10)  # the after-commit message normally got there first
 EMAIL_GRACE = timedelta(seconds=30)
