@@ -1,10 +1,10 @@
 """The escrow core end to end on services: fund, ship, deliver, release; ledger balances."""
 
+from tests.support.factories import make_user
 from trustdesk.core.actors import Actor, Role
+from trustdesk.core.clock import now
 from trustdesk.escrow import services
 from trustdesk.escrow.tables import LedgerEntry, Payment
-from trustdesk.core.clock import now
-from tests.support.factories import make_user
 
 
 async def test_order_lifecycle_moves_money_through_escrow() -> None:
